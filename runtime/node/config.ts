@@ -1,0 +1,115 @@
+// The node configuration file (JSON): which roles run, with which implementations,
+// which model, which chain. Validated on load; every problem names its field.
+
+import { readFile } from 'node:fs/promises'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { VerimeshError } from '../errors.js'
+import { Decimal, EthAddress, Hex32 } from '../protocol/messages.js'
+
+const RoleSection = (extra: Parameters<typeof Type.Object>[0] = {}) => Type.Object({
+  /** A built-in implementation name, or a path to a module exporting a RoleModule. */
+  impl: Type.String({ minLength: 1 }),
+  ...extra
+}, { additionalProperties: true })
+
+export const ToyModelSpecSchema = Type.Object({
+  family: Type.Literal('toy-int8'),
+  seed: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+  vocab: Type.Integer({ minimum: 2, maximum: 4096 }),
+  dim: Type.Integer({ minimum: 1, maximum: 4096 }),
+  layers: Type.Integer({ minimum: 1, maximum: 1024 }),
+  shards: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 1 })]), { minItems: 1 })
+}, { additionalProperties: false })
+
+export const NodeConfigSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 64 }),
+  /** Ed25519 libp2p identity: a 32-byte seed (devnets) or absent for a fresh random key. */
+  identitySeed: Type.Optional(Hex32),
+  /** The operator's Ethereum private key (signs attestations and transactions). */
+  operatorKey: Hex32,
+  listen: Type.Array(Type.String(), { default: ['/ip4/127.0.0.1/tcp/0'] }),
+  bootstrap: Type.Array(Type.String(), { default: [] }),
+  model: Type.Object({
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    spec: ToyModelSpecSchema
+  }),
+  roles: Type.Object({
+    router: Type.Optional(RoleSection({ quorumSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })) })),
+    executor: Type.Optional(RoleSection({ shards: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }) })),
+    prover: Type.Optional(RoleSection()),
+    quorum: Type.Optional(RoleSection()),
+    settler: Type.Optional(RoleSection())
+  }, { additionalProperties: false }),
+  chain: Type.Union([Type.Null(), Type.Object({
+    rpcUrl: Type.String({ minLength: 1 }),
+    chainId: Type.Integer({ minimum: 1 }),
+    settlement: EthAddress
+  })], { default: null }),
+  mesh: Type.Object({
+    heartbeatMs: Type.Integer({ minimum: 50, default: 1000 }),
+    /** A peer not heard from for this long is considered down. */
+    livenessMs: Type.Integer({ minimum: 100, default: 3500 }),
+    pingMs: Type.Integer({ minimum: 100, default: 2000 }),
+    /** Stake per operator address, until the staking contract exists (issue 5). */
+    stakes: Type.Record(Type.String(), Decimal, { default: {} })
+  }, { default: {} }),
+  /** Chain id clients sign requests for (EIP-712 domain) when no chain is configured. */
+  requestChainId: Type.Optional(Type.Integer({ minimum: 1 })),
+  metrics: Type.Union([Type.Literal(false), Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 0 })
+  })], { default: { host: '127.0.0.1', port: 0 } }),
+  log: Type.Object({
+    level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' })
+  }, { default: {} }),
+  actors: Type.Object({
+    askTimeoutMs: Type.Integer({ minimum: 1, default: 10_000 }),
+    mailboxCapacity: Type.Integer({ minimum: 1, default: 10_000 })
+  }, { default: {} }),
+  /** Test-only fault injection; never set in production configs. */
+  faults: Type.Optional(Type.Object({
+    tamperOutput: Type.Optional(Type.Boolean())
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+export type NodeConfig = Static<typeof NodeConfigSchema>
+
+export function parseConfig (raw: unknown, source = 'config'): NodeConfig {
+  const withDefaults = Value.Default(NodeConfigSchema, structuredClone(raw))
+  if (!Value.Check(NodeConfigSchema, withDefaults)) {
+    const errors = [...Value.Errors(NodeConfigSchema, withDefaults)].slice(0, 5)
+    const detail = errors.map((e) => `${e.path === '' ? '/' : e.path}: ${e.message}`).join('; ')
+    throw new VerimeshError('CONFIG_INVALID', `${source} is invalid: ${detail}`, { source, errors: errors.map((e) => ({ path: e.path, message: e.message })) })
+  }
+  const cfg = withDefaults as NodeConfig
+  const shards = cfg.model.spec.shards.length
+  for (const s of cfg.roles.executor?.shards ?? []) {
+    if (s >= shards) throw new VerimeshError('CONFIG_INVALID', `${source}: roles.executor.shards names shard ${s}, model has ${shards}`, { source, shard: s })
+  }
+  if (cfg.roles.settler !== undefined && cfg.chain === null) {
+    throw new VerimeshError('CONFIG_INVALID', `${source}: the settler role needs a chain section`, { source })
+  }
+  return cfg
+}
+
+export async function loadConfig (file: string): Promise<NodeConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new VerimeshError('CONFIG_INVALID', `cannot read config ${file}: ${(err as Error).message}`, { file })
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new VerimeshError('CONFIG_INVALID', `config ${file} is not valid JSON: ${(err as Error).message}`, { file })
+  }
+  return parseConfig(raw, file)
+}
+
+/** The chain id requests are signed for. */
+export function requestChainId (cfg: NodeConfig): number {
+  return cfg.chain?.chainId ?? cfg.requestChainId ?? 31337
+}

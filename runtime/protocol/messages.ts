@@ -1,0 +1,207 @@
+// Every message the five roles exchange, defined once. Role interfaces (actors/roles.ts)
+// and the transport's inbound validation both come from these definitions; a change to a
+// message's shape bumps its version.
+
+import { Type, type Static } from '@sinclair/typebox'
+import { defineMessage, type MessageDef, type MessageOf } from './registry.js'
+
+// ---- shared field shapes -------------------------------------------------------------
+
+export const Hex32 = Type.String({ pattern: '^0x[0-9a-fA-F]{64}$' })
+export const EthAddress = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' })
+export const HexBytes = Type.String({ pattern: '^0x([0-9a-fA-F]{2})*$', maxLength: 4096 })
+/** An unsigned integer too large for a JS number, as a decimal string. */
+export const Decimal = Type.String({ pattern: '^[0-9]{1,78}$' })
+export const ActorAddress = Type.String({ minLength: 3, maxLength: 512 })
+const Uint = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+const TokenIds = Type.Array(Type.Integer({ minimum: 0, maximum: 0xffffffff }), { maxItems: 65536 })
+const WireErr = Type.Object({ code: Type.String(), message: Type.String(), context: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })
+
+/** The client-signed request (EIP-712 struct `InferenceRequest`, see request.ts). */
+export const InferenceRequestSchema = Type.Object({
+  model: Type.String({ minLength: 1, maxLength: 128 }),
+  prompt: Type.String({ maxLength: 16384 }),
+  maxTokens: Type.Integer({ minimum: 1, maximum: 4096 }),
+  temperatureMilli: Type.Integer({ minimum: 0, maximum: 10000 }),
+  topK: Type.Integer({ minimum: 1, maximum: 1024 }),
+  seed: Decimal,
+  feeCap: Decimal,
+  latencyBoundMs: Type.Integer({ minimum: 1, maximum: 3_600_000 }),
+  verification: Type.Union([Type.Literal('quorum'), Type.Literal('none')]),
+  nonce: Decimal,
+  /** Unix time in ms after which nodes must refuse the request. */
+  deadline: Uint,
+  client: EthAddress
+}, { additionalProperties: false })
+export type InferenceRequest = Static<typeof InferenceRequestSchema>
+
+export const SamplingSchema = Type.Object({
+  temperatureMilli: Type.Integer({ minimum: 0, maximum: 10000 }),
+  topK: Type.Integer({ minimum: 1, maximum: 1024 }),
+  seed: Decimal
+}, { additionalProperties: false })
+
+/** What the settler records: its keccak hash is what validators sign. */
+export const ReceiptSchema = Type.Object({
+  requestId: Hex32,
+  modelId: Hex32,
+  client: EthAddress,
+  outputHash: Hex32,
+  traceHash: Hex32,
+  /** Operator addresses of the shard executors, in shard order. */
+  executors: Type.Array(EthAddress, { maxItems: 256 }),
+  fee: Decimal
+}, { additionalProperties: false })
+export type Receipt = Static<typeof ReceiptSchema>
+
+export const AttestationSchema = Type.Object({
+  validator: EthAddress,
+  receiptHash: Hex32,
+  signature: HexBytes
+}, { additionalProperties: false })
+export type Attestation = Static<typeof AttestationSchema>
+
+const RouteHop = Type.Object({ shard: Uint, address: ActorAddress, peer: Type.String(), operator: EthAddress })
+
+// ---- client ↔ router -----------------------------------------------------------------
+
+export const InferSubmit = defineMessage('infer.submit', 1, {
+  request: InferenceRequestSchema,
+  signature: HexBytes
+})
+
+export const InferResult = defineMessage('infer.result', 1, {
+  requestId: Hex32,
+  tokens: TokenIds,
+  text: Type.String(),
+  outputHash: Hex32,
+  traceHash: Hex32,
+  route: Type.Array(RouteHop),
+  backend: Type.String(),
+  attempts: Uint,
+  verification: Type.Union([Type.Literal('quorum'), Type.Literal('none')]),
+  attestations: Type.Array(AttestationSchema),
+  receipt: ReceiptSchema,
+  receiptHash: Hex32,
+  settlement: Type.Union([Type.Null(), Type.Object({
+    chainId: Uint, contract: EthAddress, txHash: Hex32, blockNumber: Uint, gasUsed: Decimal
+  })]),
+  timings: Type.Object({ executeMs: Type.Number(), verifyMs: Type.Number(), settleMs: Type.Number(), totalMs: Type.Number() })
+})
+
+export const RouterStatus = defineMessage('router.status', 1, {})
+export const RouterStatusReply = defineMessage('router.status.reply', 1, {
+  peer: Type.String(),
+  peers: Type.Array(Type.Object({
+    peer: Type.String(),
+    operator: EthAddress,
+    roles: Type.Array(Type.String()),
+    shards: Type.Array(Uint),
+    stake: Decimal,
+    uptime: Type.Number(),
+    p95LatencyMs: Type.Union([Type.Number(), Type.Null()]),
+    score: Type.Number(),
+    lastSeenMs: Type.Number()
+  })),
+  /** Shards of the served model that at least one live executor holds. */
+  coveredShards: Type.Array(Uint),
+  shardCount: Uint
+})
+
+// ---- router → executors → router: the pipeline ----------------------------------------
+
+export const ShardStep = defineMessage('shard.step', 1, {
+  /** One attempt at one request; a retry uses a new session so stale steps are ignored. */
+  session: Type.String({ minLength: 1, maxLength: 256 }),
+  requestId: Hex32,
+  model: Type.String({ minLength: 1, maxLength: 128 }),
+  step: Uint,
+  /** Index into `route` of the executor this message is for. */
+  stage: Uint,
+  route: Type.Array(ActorAddress, { minItems: 1, maxItems: 64 }),
+  input: Type.Union([
+    Type.Object({ kind: Type.Literal('tokens'), tokens: TokenIds }),
+    Type.Object({ kind: Type.Literal('activations'), data: Type.Uint8Array({ maxByteLength: 64 * 1024 * 1024 }), hash: Hex32 })
+  ]),
+  maxTokens: Type.Integer({ minimum: 1, maximum: 4096 }),
+  sampling: SamplingSchema,
+  /** Hash chain over every shard output so far (see docs/toy-model.md). */
+  trace: Hex32,
+  tokens: TokenIds,
+  replyTo: ActorAddress
+})
+
+export const ShardProgress = defineMessage('shard.progress', 1, {
+  session: Type.String(), step: Uint, stage: Uint, peer: Type.String()
+})
+
+export const ShardDone = defineMessage('shard.done', 1, {
+  session: Type.String(),
+  tokens: TokenIds,
+  outputHash: Hex32,
+  traceHash: Hex32,
+  backend: Type.String()
+})
+
+export const ShardFailed = defineMessage('shard.failed', 1, {
+  session: Type.String(), stage: Uint, peer: Type.String(), error: WireErr
+})
+
+// ---- router → quorum ------------------------------------------------------------------
+
+export const QuorumVerify = defineMessage('quorum.verify', 1, {
+  request: InferenceRequestSchema,
+  signature: HexBytes,
+  tokens: TokenIds,
+  receipt: ReceiptSchema
+})
+
+export const QuorumAttestation = defineMessage('quorum.attestation', 1, {
+  attestation: AttestationSchema
+})
+
+// ---- router → settler -----------------------------------------------------------------
+
+export const SettleSubmit = defineMessage('settle.submit', 1, {
+  receipt: ReceiptSchema,
+  attestations: Type.Array(AttestationSchema, { minItems: 1, maxItems: 256 })
+})
+
+export const SettleRecorded = defineMessage('settle.recorded', 1, {
+  chainId: Uint, contract: EthAddress, txHash: Hex32, blockNumber: Uint, gasUsed: Decimal
+})
+
+// ---- mesh-wide announcements (gossipsub) -----------------------------------------------
+
+export const MeshHeartbeat = defineMessage('mesh.heartbeat', 1, {
+  peer: Type.String({ minLength: 1, maxLength: 128 }),
+  operator: EthAddress,
+  addrs: Type.Array(Type.String({ maxLength: 256 }), { maxItems: 16 }),
+  roles: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 }),
+  model: Type.String({ maxLength: 128 }),
+  shards: Type.Array(Uint, { maxItems: 256 }),
+  seq: Uint,
+  startedAt: Uint,
+  sentAt: Uint
+})
+
+export type InferSubmitMsg = MessageOf<typeof InferSubmit>
+export type InferResultMsg = MessageOf<typeof InferResult>
+export type RouterStatusReplyMsg = MessageOf<typeof RouterStatusReply>
+export type ShardStepMsg = MessageOf<typeof ShardStep>
+export type ShardProgressMsg = MessageOf<typeof ShardProgress>
+export type ShardDoneMsg = MessageOf<typeof ShardDone>
+export type ShardFailedMsg = MessageOf<typeof ShardFailed>
+export type QuorumVerifyMsg = MessageOf<typeof QuorumVerify>
+export type QuorumAttestationMsg = MessageOf<typeof QuorumAttestation>
+export type SettleSubmitMsg = MessageOf<typeof SettleSubmit>
+export type SettleRecordedMsg = MessageOf<typeof SettleRecorded>
+export type MeshHeartbeatMsg = MessageOf<typeof MeshHeartbeat>
+
+/** Every product message; the node registers these with its transport. */
+export const PROTOCOL_MESSAGES: readonly MessageDef[] = [
+  InferSubmit, InferResult, RouterStatus, RouterStatusReply,
+  ShardStep, ShardProgress, ShardDone, ShardFailed,
+  QuorumVerify, QuorumAttestation, SettleSubmit, SettleRecorded,
+  MeshHeartbeat
+]
