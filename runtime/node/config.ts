@@ -7,11 +7,9 @@ import { Value } from '@sinclair/typebox/value'
 import { VerimeshError } from '../errors.js'
 import { Decimal, EthAddress, Hex32 } from '../protocol/messages.js'
 
-const RoleSection = (extra: Parameters<typeof Type.Object>[0] = {}) => Type.Object({
-  /** A built-in implementation name, or a path to a module exporting a RoleModule. */
-  impl: Type.String({ minLength: 1 }),
-  ...extra
-}, { additionalProperties: true })
+/** A built-in implementation name, or a path to a module exporting a RoleModule. */
+const Impl = Type.String({ minLength: 1 })
+const RoleSection = () => Type.Object({ impl: Impl }, { additionalProperties: true })
 
 export const ToyModelSpecSchema = Type.Object({
   family: Type.Literal('toy-int8'),
@@ -35,8 +33,19 @@ export const NodeConfigSchema = Type.Object({
     spec: ToyModelSpecSchema
   }),
   roles: Type.Object({
-    router: Type.Optional(RoleSection({ quorumSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })) })),
-    executor: Type.Optional(RoleSection({ shards: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }) })),
+    router: Type.Optional(Type.Object({
+      impl: Impl,
+      quorumSize: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+      maxAttempts: Type.Integer({ minimum: 1, maximum: 16, default: 3 }),
+      /** No progress from the pipeline for this long fails the attempt and retries. */
+      stallMs: Type.Integer({ minimum: 50, default: 4000 }),
+      pricePerTokenWei: Type.String({ pattern: '^[0-9]{1,78}$', default: '1000000000' })
+    }, { additionalProperties: true })),
+    executor: Type.Optional(Type.Object({
+      impl: Impl,
+      shards: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
+      threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 }))
+    }, { additionalProperties: true })),
     prover: Type.Optional(RoleSection()),
     quorum: Type.Optional(RoleSection()),
     settler: Type.Optional(RoleSection())
