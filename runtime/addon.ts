@@ -1,0 +1,201 @@
+// Loader for the native addon (verimesh_native). Two builds of the same
+// sources may exist side by side:
+//   build/Release/verimesh_native.node       CPU only, built by `npm install` (binding.gyp)
+//   build-cuda/Release/verimesh_native.node  with CUDA, built by `npm run build:cuda` (CMakeLists.txt)
+// Callers ask for a preference; the loader says which one it got (`path`,
+// `capabilities().build.cuda`) or fails with ADDON_UNAVAILABLE and every reason.
+
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { VerimeshError } from './errors.js'
+
+export const ADDON_FILE = 'verimesh_native.node'
+const NOT_FOUND = 'not found'
+
+export interface CpuFeatureFlags {
+  sse42: boolean
+  avx2: boolean
+  fma: boolean
+  avx512f: boolean
+  avx512bw: boolean
+  avx512vl: boolean
+  avx512vnni: boolean
+  avxvnni: boolean
+  amxTile: boolean
+  amxInt8: boolean
+  amxBf16: boolean
+}
+
+/** Kernel tier the dispatch layer would pick on this host, best first: amx > avx512vnni > avx512 > avx2 > baseline. */
+export type CpuTier = 'baseline' | 'avx2' | 'avx512' | 'avx512vnni' | 'amx'
+
+export interface GpuDevice {
+  index: number
+  name: string
+  /** "major.minor", e.g. "9.0" */
+  computeCapability: string
+  memoryBytes: number
+  multiprocessors: number
+}
+
+export interface AddonCapabilities {
+  /** package.json version the addon was built from */
+  version: string
+  build: {
+    tool: 'node-gyp' | 'cmake-js'
+    /** e.g. "gcc 12.2.0" */
+    compiler: string
+    /** instruction-set baseline the addon is compiled for, e.g. "x86-64-v2" */
+    arch: string
+    flags: string
+    napiVersion: number
+    /** compiled with CUDA (the cmake-js build with -DVERIMESH_CUDA=ON) */
+    cuda: boolean
+    /** CUDA runtime compiled in, e.g. "13.0"; null without CUDA */
+    cudaVersion: string | null
+    /** CMake CUDA architectures, e.g. ["80-real", "90-real", "90-virtual"] */
+    cudaArchitectures: string[]
+  }
+  cpu: {
+    vendor: string
+    brand: string
+    logicalCores: number
+    /** usable by this process: CPUID bit set and register state enabled by the OS */
+    features: CpuFeatureFlags
+    /** register state the OS has enabled (XCR0); explains a feature the CPU has but may not be used */
+    osEnabled: { avx: boolean, avx512: boolean, amx: boolean, xcr0: string }
+    /** AMX tile data permission granted to this process (Linux ARCH_REQ_XCOMP_PERM) */
+    amxUsable: boolean
+    /** why amxUsable is false; empty when usable */
+    amxReason: string
+    tier: CpuTier
+  }
+  gpu: {
+    present: boolean
+    /** why no GPU is usable ('addon built without CUDA', 'cudaGetDeviceCount failed: … (35)', 'no CUDA devices'); empty when present */
+    reason: string
+    /** CUDA driver version, e.g. "13.0"; null without a driver or without CUDA */
+    driverVersion: string | null
+    devices: GpuDevice[]
+  }
+}
+
+export interface GpuSelfTestResult {
+  ok: boolean
+  reason: string
+}
+
+/** The raw exports of the .node file. */
+interface NativeExports {
+  capabilities: () => AddonCapabilities
+  gpuSelfTest: (device?: number) => GpuSelfTestResult
+}
+
+export interface VerimeshAddon {
+  /** absolute path of the loaded .node file */
+  readonly path: string
+  capabilities: () => AddonCapabilities
+  /** Runs a one-thread kernel on `device` (default 0): proves the binary has code this GPU can run. */
+  gpuSelfTest: (device?: number) => GpuSelfTestResult
+}
+
+export interface LoadAddonOptions {
+  /** 'cuda' tries build-cuda/Release first and, if that build is absent, the CPU build; default 'cpu' */
+  prefer?: 'cuda' | 'cpu'
+  /** load exactly this file; no fallback */
+  path?: string
+}
+
+/** Nearest ancestor of this module holding package.json: the repository or installed package root. */
+function findPackageRoot (fromDir: string): string {
+  let dir = fromDir
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir
+    const parent = path.dirname(dir)
+    if (parent === dir) return fromDir
+    dir = parent
+  }
+}
+
+/**
+ * Finds, loads and caches addon builds. Caching is per resolved path: Node's
+ * require cache would return the same module anyway, this also keeps the
+ * typed wrapper and skips the existence checks.
+ */
+export class AddonLoader {
+  readonly root: string
+  private readonly cache = new Map<string, VerimeshAddon>()
+  private readonly require = createRequire(import.meta.url)
+
+  constructor (root: string = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)))) {
+    this.root = root
+  }
+
+  /** Paths tried, in order, for the given options. */
+  candidates (opts: LoadAddonOptions = {}): string[] {
+    if (opts.path !== undefined) return [path.resolve(opts.path)]
+    const cpu = path.join(this.root, 'build', 'Release', ADDON_FILE)
+    const cuda = path.join(this.root, 'build-cuda', 'Release', ADDON_FILE)
+    return opts.prefer === 'cuda' ? [cuda, cpu] : [cpu]
+  }
+
+  load (opts: LoadAddonOptions = {}): VerimeshAddon {
+    const failures: Array<{ path: string, reason: string }> = []
+    for (const file of this.candidates(opts)) {
+      const cached = this.cache.get(file)
+      if (cached !== undefined) return cached
+      const result = this.tryLoad(file)
+      if (typeof result !== 'string') {
+        this.cache.set(file, result)
+        return result
+      }
+      failures.push({ path: file, reason: result })
+      // Fall back only past a build that is absent. One that exists but will not
+      // load is broken, and quietly running on the CPU instead would hide that.
+      if (result !== NOT_FOUND) break
+    }
+    const hint = opts.path !== undefined
+      ? ''
+      : ' (build it with `npm install` or `npx node-gyp rebuild`' + (opts.prefer === 'cuda' ? '; the CUDA build with `npm run build:cuda`' : '') + ')'
+    const detail = failures.map(f => `${f.path}: ${f.reason}`).join('; ')
+    throw new VerimeshError('ADDON_UNAVAILABLE', `native addon unavailable: ${detail}${hint}`, {
+      tried: failures.map(f => f.path),
+      failures
+    })
+  }
+
+  /** The loaded addon, or the reason it could not be loaded. */
+  private tryLoad (file: string): VerimeshAddon | string {
+    if (!existsSync(file)) return NOT_FOUND
+    let native: Partial<NativeExports>
+    try {
+      native = this.require(file) as Partial<NativeExports>
+    } catch (err) {
+      // dlopen failures: wrong architecture, missing shared library, unresolved symbol
+      return `failed to load: ${err instanceof Error ? err.message : String(err)}`
+    }
+    const { capabilities, gpuSelfTest } = native
+    if (typeof capabilities !== 'function' || typeof gpuSelfTest !== 'function') {
+      return 'not a verimesh_native addon (capabilities/gpuSelfTest missing)'
+    }
+    return {
+      path: file,
+      capabilities: () => capabilities(),
+      gpuSelfTest: (device?: number) => gpuSelfTest(device)
+    }
+  }
+}
+
+const defaultLoader = new AddonLoader()
+
+/** Loads the addon from the package's build folders (or `opts.path`); throws VerimeshError ADDON_UNAVAILABLE. */
+export function loadAddon (opts: LoadAddonOptions = {}): VerimeshAddon {
+  return defaultLoader.load(opts)
+}
+
+/** Capabilities of the addon loadAddon(opts) selects. */
+export function capabilities (opts: LoadAddonOptions = {}): AddonCapabilities {
+  return loadAddon(opts).capabilities()
+}
