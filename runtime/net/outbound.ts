@@ -1,0 +1,325 @@
+// The outbound side of one peer: a queue of encoded envelopes, batched into frames
+// and written to one long-lived stream with real backpressure.
+//
+// - Batching: sends made in the same turn of the event loop are flushed together
+//   from a setImmediate, up to maxBatchBytes per frame (one stream write, one noise
+//   frame). Many small messages cost a few writes, not one each.
+// - Backpressure: when stream.send() returns false, nothing more is written until
+//   that stream emits 'drain' (each time; libp2p's onDrain() caches one promise and
+//   would let later writers through). Envelopes wait in this queue meanwhile; the
+//   queue itself is capped (maxQueuedBytes) and producers that want to wait instead
+//   of being refused use whenWritable().
+// - Failure: a dial that fails refuses everything queued with PEER_UNREACHABLE; a
+//   stream that closes fails the asks already written on it with TRANSPORT_CLOSED
+//   (their replies can no longer be trusted to come), keeps what is still queued
+//   and redials for it.
+
+import { VerimeshError } from '../errors.js'
+import { encodeFrame, FRAME_HEADER_BYTES, ENVELOPE_PREFIX_BYTES } from '../protocol/frame.js'
+import type { OutboundEnvelope } from '../actors/types.js'
+import type { TransportCounters } from './stats.js'
+
+/** The part of a libp2p Stream the writer uses; a structural type so tests can fake it. */
+export interface LinkStream {
+  send: (data: Uint8Array) => boolean
+  readonly writeBufferLength: number
+  readonly writeStatus: string
+  addEventListener: (type: 'drain' | 'close', listener: (evt: Event) => void, opts?: { once?: boolean }) => void
+  removeEventListener: (type: 'drain' | 'close', listener: (evt: Event) => void) => void
+  abort: (err: Error) => void
+  close: (opts?: { signal?: AbortSignal }) => Promise<void>
+}
+
+export interface QueuedEnvelope {
+  env: OutboundEnvelope
+  bytes: Uint8Array
+}
+
+export interface PeerLinkInit {
+  peer: string
+  /** Dial the peer and open a protocol stream. */
+  open: () => Promise<LinkStream>
+  /** Hand back an envelope this link could not deliver. */
+  refuse: (env: OutboundEnvelope, err: VerimeshError) => void
+  counters: TransportCounters
+  maxBatchBytes: number
+  maxQueuedBytes: number
+  /** whenWritable() waits while more than this is queued. */
+  highWaterBytes: number
+  /** Total queued bytes across links changed by delta (for the transport-wide gauge). */
+  onQueued: (delta: number) => void
+  /** A stream was opened for this link (the transport reads notices from it). */
+  onStream?: (stream: LinkStream) => void
+}
+
+interface InFlightAsk {
+  env: OutboundEnvelope
+  at: number
+}
+
+export class PeerLink {
+  readonly peer: string
+  readonly #init: PeerLinkInit
+  #queue: QueuedEnvelope[] = []
+  /** Index of the first unsent entry in #queue (avoids O(n) shift per message). */
+  #head = 0
+  #queuedBytes = 0
+  #stream: LinkStream | undefined
+  #dialing = false
+  #scheduled = false
+  #awaitingDrain = false
+  #closed = false
+  /** Asks written to the current stream and not yet answered, by correlation id. */
+  readonly #inFlight = new Map<string, InFlightAsk>()
+  #writableWaiters: Array<() => void> = []
+
+  constructor (init: PeerLinkInit) {
+    this.peer = init.peer
+    this.#init = init
+  }
+
+  get queuedBytes (): number {
+    return this.#queuedBytes
+  }
+
+  get pendingAsks (): number {
+    return this.#inFlight.size
+  }
+
+  get hasStream (): boolean {
+    return this.#stream !== undefined
+  }
+
+  get idle (): boolean {
+    return this.#stream === undefined && !this.#dialing && this.#queue.length === this.#head && this.#inFlight.size === 0
+  }
+
+  isWritable (): boolean {
+    return this.#queuedBytes <= this.#init.highWaterBytes
+  }
+
+  /** Resolves once the queue is at or below the high-water mark (or the link failed). */
+  async whenWritable (): Promise<void> {
+    if (this.isWritable() || this.#closed) return
+    await new Promise<void>((resolve) => { this.#writableWaiters.push(resolve) })
+  }
+
+  enqueue (env: OutboundEnvelope, bytes: Uint8Array): void {
+    if (this.#closed) {
+      this.#init.refuse(env, new VerimeshError('TRANSPORT_CLOSED', 'transport is stopped', { peer: this.peer }))
+      return
+    }
+    const size = bytes.byteLength + ENVELOPE_PREFIX_BYTES
+    if (this.#queuedBytes + size > this.#init.maxQueuedBytes) {
+      this.#init.refuse(env, new VerimeshError('MAILBOX_FULL', `outbound queue to ${this.peer} is full (${this.#queuedBytes} bytes queued, limit ${this.#init.maxQueuedBytes})`, { peer: this.peer, queuedBytes: this.#queuedBytes, maxQueuedBytes: this.#init.maxQueuedBytes, reason: 'outbound queue full' }))
+      return
+    }
+    this.#queue.push({ env, bytes })
+    this.#addQueued(size)
+    this.#schedule()
+  }
+
+  /** A reply or error for one of our asks arrived: stop tracking it. */
+  settle (correlationId: string): void {
+    this.#inFlight.delete(correlationId)
+  }
+
+  /** Forget asks older than ttlMs (their askers have long timed out). Returns how many. */
+  sweep (ttlMs: number, now = Date.now()): number {
+    let n = 0
+    for (const [cid, ask] of this.#inFlight) {
+      if (now - ask.at < ttlMs) break // insertion order is send order
+      this.#inFlight.delete(cid)
+      n++
+    }
+    return n
+  }
+
+  /**
+   * The stream must be dropped (the peer told us it is out of sync, or a write
+   * threw). Its close handler fails the asks written on it.
+   */
+  resetStream (err: Error): void {
+    this.#stream?.abort(err)
+  }
+
+  /** Refuse everything queued and in flight, close the stream. */
+  async close (err: VerimeshError, gracefulMs = 1000): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#failQueued(err)
+    this.#failInFlight(err)
+    this.#wakeWriters()
+    const stream = this.#stream
+    this.#stream = undefined
+    if (stream !== undefined) {
+      try {
+        await stream.close({ signal: AbortSignal.timeout(gracefulMs) })
+      } catch (e) {
+        stream.abort(e as Error)
+      }
+    }
+  }
+
+  #schedule (): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    // setImmediate, not a microtask: it also gathers what other I/O callbacks of this
+    // loop turn send (e.g. replies from many actors woken by one inbound frame), and
+    // the check phase runs right after poll, so it adds no timer latency.
+    setImmediate(this.#pump)
+  }
+
+  readonly #pump = (): void => {
+    this.#scheduled = false
+    if (this.#closed || this.#queue.length === this.#head) return
+    const stream = this.#stream
+    if (stream === undefined) {
+      if (!this.#dialing) void this.#dial()
+      return
+    }
+    if (this.#awaitingDrain) return
+    const max = this.#init.maxBatchBytes
+    const c = this.#init.counters
+    while (this.#head < this.#queue.length) {
+      // Take as many envelopes as fit in one frame; always at least one (a single
+      // envelope above maxBatchBytes, but within the frame limit, goes alone).
+      const parts: Uint8Array[] = []
+      let end = this.#head
+      let bytes = FRAME_HEADER_BYTES
+      while (end < this.#queue.length) {
+        const part = this.#queue[end].bytes
+        const next = ENVELOPE_PREFIX_BYTES + part.byteLength
+        if (end > this.#head && bytes + next > max) break
+        parts.push(part)
+        bytes += next
+        end++
+      }
+      const frame = encodeFrame(parts)
+      let ok: boolean
+      try {
+        ok = stream.send(frame)
+      } catch (err) {
+        // The stream closed under us: nothing of this batch was taken. Its close
+        // event (now or soon) drops it; the batch goes out on the next stream.
+        stream.abort(err as Error)
+        return
+      }
+      c.framesOut++
+      c.bytesOut += frame.byteLength
+      c.envelopesOut += end - this.#head
+      const now = Date.now()
+      let sent = 0
+      for (let i = this.#head; i < end; i++) {
+        const q = this.#queue[i]
+        sent += ENVELOPE_PREFIX_BYTES + q.bytes.byteLength
+        const { env } = q
+        if (env.kind === 'msg' && env.correlationId !== undefined) this.#inFlight.set(env.correlationId, { env: slim(env), at: now })
+      }
+      this.#head = end
+      this.#compact()
+      this.#addQueued(-sent)
+      if (stream.writeBufferLength > c.peakStreamBufferedBytes) c.peakStreamBufferedBytes = stream.writeBufferLength
+      if (!ok) {
+        c.drainWaits++
+        this.#awaitingDrain = true
+        stream.addEventListener('drain', this.#onDrain, { once: true })
+        break
+      }
+    }
+    if (this.isWritable()) this.#wakeWriters()
+  }
+
+  readonly #onDrain = (): void => {
+    this.#awaitingDrain = false
+    this.#pump()
+  }
+
+  async #dial (): Promise<void> {
+    this.#dialing = true
+    this.#init.counters.dials++
+    let stream: LinkStream
+    try {
+      stream = await this.#init.open()
+    } catch (err) {
+      this.#dialing = false
+      this.#init.counters.dialFailures++
+      const e = err instanceof VerimeshError
+        ? err
+        : new VerimeshError('PEER_UNREACHABLE', `cannot reach peer ${this.peer}: ${(err as Error).message}`, { peer: this.peer }, { cause: err })
+      this.#failQueued(e)
+      this.#wakeWriters()
+      return
+    }
+    this.#dialing = false
+    if (this.#closed) {
+      stream.abort(new Error('transport stopped'))
+      return
+    }
+    this.#stream = stream
+    const onClose = (evt: Event): void => {
+      stream.removeEventListener('close', onClose)
+      stream.removeEventListener('drain', this.#onDrain)
+      if (this.#stream !== stream) return
+      this.#stream = undefined
+      this.#awaitingDrain = false
+      const cause = (evt as Event & { error?: Error }).error
+      this.#failInFlight(new VerimeshError('TRANSPORT_CLOSED', `stream to ${this.peer} closed${cause === undefined ? '' : `: ${cause.message}`}`, { peer: this.peer }, cause === undefined ? undefined : { cause }))
+      // What is still queued was never written: send it on a new stream.
+      if (this.#queue.length > this.#head) this.#schedule()
+    }
+    stream.addEventListener('close', onClose)
+    this.#init.onStream?.(stream)
+    this.#pump()
+  }
+
+  #failQueued (err: VerimeshError): void {
+    const items = this.#queue
+    const head = this.#head
+    this.#queue = []
+    this.#head = 0
+    let bytes = 0
+    for (let i = head; i < items.length; i++) {
+      bytes += ENVELOPE_PREFIX_BYTES + items[i].bytes.byteLength
+      this.#init.refuse(items[i].env, err)
+    }
+    this.#addQueued(-bytes)
+  }
+
+  #failInFlight (err: VerimeshError): void {
+    const asks = [...this.#inFlight.values()]
+    this.#inFlight.clear()
+    for (const ask of asks) this.#init.refuse(ask.env, err)
+  }
+
+  #addQueued (delta: number): void {
+    this.#queuedBytes += delta
+    this.#init.onQueued(delta)
+  }
+
+  /** Drop sent entries from the front once they are a good share of the array. */
+  #compact (): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = []
+      this.#head = 0
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+  }
+
+  #wakeWriters (): void {
+    if (this.#writableWaiters.length === 0) return
+    const waiters = this.#writableWaiters
+    this.#writableWaiters = []
+    for (const w of waiters) w()
+  }
+}
+
+/** What refusing an ask needs, without keeping its (possibly large) payload alive. */
+function slim (env: OutboundEnvelope): OutboundEnvelope {
+  const out: OutboundEnvelope = { kind: env.kind, target: env.target, message: { type: env.message.type } }
+  if (env.sender !== undefined) out.sender = env.sender
+  if (env.correlationId !== undefined) out.correlationId = env.correlationId
+  return out
+}
