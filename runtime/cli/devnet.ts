@@ -1,0 +1,204 @@
+// A local devnet: an embedded chain served over JSON-RPC from this process, the
+// settlement contract deployed on it, and N node processes on loopback wired together
+// through a bootstrap node. Every child gets an IPC channel and exits when it closes,
+// so no node outlives the devnet, even if the devnet itself is killed.
+
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Wallet, keccak256, toUtf8Bytes } from 'ethers'
+import { VerimeshError } from '../errors.js'
+import { startEmbeddedChain, type EmbeddedChain } from '../chain/embedded-chain.js'
+import { deploySettlement } from '../chain/contracts.js'
+import { connectProvider } from '../chain/provider.js'
+import { DEFAULT_TOY_MODEL } from '../../actors/engine/toy-model.js'
+import type { NodeConfig } from '../node/config.js'
+import type { Logger } from '../node/logger.js'
+
+export const DEFAULT_MODEL_ID = 'toy-int8-s42'
+const BIN = fileURLToPath(new URL('../../../bin/verimesh.js', import.meta.url))
+
+export interface DevnetOptions {
+  nodes: number
+  /** Where configs and per-node logs go. */
+  dir: string
+  logger: Logger
+  quorumSize?: number
+  stallMs?: number
+  heartbeatMs?: number
+  /** Stream node logs to this process's stderr as well as to files. */
+  verbose?: boolean
+  /** Per-node config overrides (tests: fault injection, role layouts). */
+  override?: (index: number, config: NodeConfig) => NodeConfig
+  /** Called for every progress step ("chain up", "node-1 ready", ...). */
+  onProgress?: (message: string) => void
+}
+
+export interface DevnetNode {
+  readonly index: number
+  readonly name: string
+  readonly config: NodeConfig
+  readonly configFile: string
+  readonly logFile: string
+  peerId: string
+  addrs: string[]
+  metricsUrl: string | null
+  child: ChildProcess
+  exited: Promise<number | null>
+}
+
+export interface NodeReady {
+  type: 'ready'
+  peerId: string
+  addrs: string[]
+  metricsUrl: string | null
+  operator: string
+}
+
+/** Which shards node i holds: round-robin, plus one redundant full holder for failover. */
+export function devnetShards (index: number, nodes: number, shardCount: number): number[] {
+  if (nodes > shardCount && index === nodes - 1) return Array.from({ length: shardCount }, (_, s) => s)
+  return [index % shardCount]
+}
+
+export class Devnet {
+  readonly chain: EmbeddedChain
+  readonly settlement: string
+  readonly nodes: DevnetNode[] = []
+  /** Funded dev account for the demo client (never a node operator). */
+  readonly clientKey: string
+  readonly modelId = DEFAULT_MODEL_ID
+  readonly #opts: DevnetOptions
+  #stopping: Promise<void> | undefined
+
+  private constructor (opts: DevnetOptions, chain: EmbeddedChain, settlement: string) {
+    this.#opts = opts
+    this.chain = chain
+    this.settlement = settlement
+    this.clientKey = chain.accounts[opts.nodes + 1]!.privateKey
+  }
+
+  static async start (opts: DevnetOptions): Promise<Devnet> {
+    if (!Number.isInteger(opts.nodes) || opts.nodes < 2 || opts.nodes > 32) {
+      throw new VerimeshError('CONFIG_INVALID', `a devnet needs 2 to 32 nodes, got ${opts.nodes}`)
+    }
+    const progress = opts.onProgress ?? (() => {})
+    await mkdir(opts.dir, { recursive: true })
+    // Account 0 deploys, 1..N operate nodes, N+1 is the demo client.
+    const chain = await startEmbeddedChain({ accounts: opts.nodes + 2 })
+    progress(`chain up at ${chain.url} (chain id ${chain.chainId})`)
+    let devnet: Devnet | undefined
+    try {
+      const provider = connectProvider(chain.url, { chainId: chain.chainId })
+      const deployer = new Wallet(chain.accounts[0]!.privateKey, provider)
+      const quorumSize = Math.min(opts.quorumSize ?? 2, opts.nodes)
+      const operators = chain.accounts.slice(1, opts.nodes + 1)
+      const settlement = await deploySettlement(deployer, { validators: operators.map((a) => a.address), threshold: quorumSize })
+      provider.destroy()
+      progress(`settlement contract at ${settlement}`)
+      devnet = new Devnet(opts, chain, settlement)
+      await devnet.#startNodes(quorumSize)
+      return devnet
+    } catch (err) {
+      if (devnet !== undefined) await devnet.stop()
+      else await chain.stop()
+      throw err
+    }
+  }
+
+  configFor (index: number, quorumSize: number, bootstrap: string[]): NodeConfig {
+    const spec = DEFAULT_TOY_MODEL
+    const operator = this.chain.accounts[index + 1]!
+    const stakes: Record<string, string> = {}
+    // Distinct stakes so the router's choice is visible in the demo output.
+    for (let i = 0; i < this.#opts.nodes; i++) stakes[this.chain.accounts[i + 1]!.address.toLowerCase()] = String((1000 + 250 * i) * 1e6)
+    const config: NodeConfig = {
+      name: `node-${index}`,
+      identitySeed: keccak256(toUtf8Bytes(`verimesh devnet node ${index}`)),
+      operatorKey: operator.privateKey,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap,
+      model: { id: this.modelId, spec: { ...spec, shards: spec.shards.map(([a, b]) => [a, b] as [number, number]) } },
+      roles: {
+        router: { impl: 'score', quorumSize, maxAttempts: 3, stallMs: this.#opts.stallMs ?? 3000, pricePerTokenWei: '1000000000' },
+        executor: { impl: 'pipeline', shards: devnetShards(index, this.#opts.nodes, spec.shards.length), threads: 1 },
+        quorum: { impl: 'reexec' },
+        settler: { impl: 'chain' }
+      },
+      chain: { rpcUrl: this.chain.url, chainId: this.chain.chainId, settlement: this.settlement },
+      mesh: { heartbeatMs: this.#opts.heartbeatMs ?? 500, livenessMs: 3 * (this.#opts.heartbeatMs ?? 500) + 500, pingMs: 1000, stakes },
+      metrics: { host: '127.0.0.1', port: 0 },
+      log: { level: 'info' },
+      actors: { askTimeoutMs: 10_000, mailboxCapacity: 10_000 }
+    }
+    return this.#opts.override?.(index, config) ?? config
+  }
+
+  async #startNodes (quorumSize: number): Promise<void> {
+    const first = await this.#spawnNode(0, this.configFor(0, quorumSize, []))
+    const bootstrap = first.addrs.map((a) => a.includes('/p2p/') ? a : `${a}/p2p/${first.peerId}`)
+    await Promise.all(Array.from({ length: this.#opts.nodes - 1 }, async (_, k) => {
+      await this.#spawnNode(k + 1, this.configFor(k + 1, quorumSize, bootstrap))
+    }))
+  }
+
+  async #spawnNode (index: number, config: NodeConfig): Promise<DevnetNode> {
+    const name = config.name
+    const configFile = path.join(this.#opts.dir, `${name}.json`)
+    const logFile = path.join(this.#opts.dir, `${name}.log`)
+    await writeFile(configFile, JSON.stringify(config, null, 2) + '\n')
+    const log = createWriteStream(logFile, { flags: 'a' })
+    const child = spawn(process.execPath, [BIN, 'node', 'start', '--config', configFile], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, VERIMESH_PARENT_WATCH: '1' }
+    })
+    for (const stream of [child.stdout!, child.stderr!]) {
+      stream.on('data', (chunk: Buffer) => {
+        log.write(chunk)
+        if (this.#opts.verbose === true) process.stderr.write(chunk)
+      })
+    }
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code, signal) => {
+        log.end()
+        resolve(code ?? (signal === null ? null : 128))
+      })
+    })
+    const ready = await new Promise<NodeReady>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new VerimeshError('DEADLINE_EXCEEDED', `${name} did not become ready within 30 s (see ${logFile})`, { logFile })), 30_000)
+      child.on('message', (m: NodeReady) => {
+        if (m?.type === 'ready') { clearTimeout(timer); resolve(m) }
+      })
+      void exited.then((code) => {
+        clearTimeout(timer)
+        reject(new VerimeshError('INTERNAL', `${name} exited with code ${String(code)} before it was ready (see ${logFile})`, { logFile, code }))
+      })
+    })
+    const node: DevnetNode = { index, name, config, configFile, logFile, peerId: ready.peerId, addrs: ready.addrs, metricsUrl: ready.metricsUrl, child, exited }
+    this.nodes.push(node)
+    this.nodes.sort((a, b) => a.index - b.index)
+    this.#opts.onProgress?.(`${name} ready: peer …${ready.peerId.slice(-8)}, shards [${(config.roles.executor?.shards ?? []).join(',')}]`)
+    return node
+  }
+
+  /** Hard-kill one node (tests: an executor dying mid-request). */
+  kill (index: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.nodes.find((n) => n.index === index)?.child.kill(signal)
+  }
+
+  async stop (): Promise<void> {
+    this.#stopping ??= (async () => {
+      await Promise.all(this.nodes.map(async (n) => {
+        if (n.child.exitCode !== null || n.child.signalCode !== null) return
+        n.child.kill('SIGTERM')
+        const hard = setTimeout(() => n.child.kill('SIGKILL'), 5_000)
+        await n.exited
+        clearTimeout(hard)
+      }))
+      await this.chain.stop()
+    })()
+    await this.#stopping
+  }
+}
