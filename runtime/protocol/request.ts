@@ -2,7 +2,7 @@
 // hash is the request id. Receipts are ABI-encoded and keccak-hashed so the settlement
 // contract can check validators' signatures over exactly the same bytes.
 
-import { AbiCoder, TypedDataEncoder, Wallet, getBytes, keccak256, toUtf8Bytes, verifyMessage, verifyTypedData, type TypedDataDomain } from 'ethers'
+import { AbiCoder, TypedDataEncoder, type BaseWallet, getBytes, keccak256, toUtf8Bytes, verifyMessage, verifyTypedData, type TypedDataDomain } from 'ethers'
 import { VerimeshError } from '../errors.js'
 import type { Attestation, InferenceRequest, Receipt } from './messages.js'
 
@@ -31,7 +31,7 @@ export function requestId (request: InferenceRequest, chainId: number): string {
   return TypedDataEncoder.hash(requestDomain(chainId), REQUEST_TYPES, request)
 }
 
-export async function signRequest (wallet: Wallet, request: InferenceRequest, chainId: number): Promise<string> {
+export async function signRequest (wallet: BaseWallet, request: InferenceRequest, chainId: number): Promise<string> {
   if (wallet.address.toLowerCase() !== request.client.toLowerCase()) {
     throw new VerimeshError('REQUEST_INVALID', 'request.client must be the signing wallet', { client: request.client, signer: wallet.address })
   }
@@ -66,7 +66,7 @@ export function receiptHash (r: Receipt): string {
 }
 
 /** EIP-191 signature over the 32-byte receipt hash, as Settlement.sol recovers it. */
-export async function attest (wallet: Wallet, receipt: Receipt): Promise<Attestation> {
+export async function attest (wallet: BaseWallet, receipt: Receipt): Promise<Attestation> {
   const hash = receiptHash(receipt)
   return { validator: wallet.address, receiptHash: hash, signature: await wallet.signMessage(getBytes(hash)) }
 }
