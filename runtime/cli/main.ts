@@ -208,8 +208,10 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
     client = await MeshClient.connect({ logger, chainId: devnet.chain.chainId })
     for (const n of devnet.nodes) await client.addPeer(n.peerId, n.addrs)
     const entry = devnet.nodes[0]!
-    const status = await client.waitForMesh(entry.peerId, nodes, 30_000)
-    out(`  [${elapsed()}] mesh formed: router on ${entry.name} sees ${status.peers.length} peers covering shards ${status.coveredShards.join(', ')}`)
+    // Every router, not just the entry one, must see the whole mesh: executors learn
+    // each other's addresses from heartbeats, and a pipeline hop needs them.
+    const statuses = await Promise.all(devnet.nodes.map(async (n) => await client!.waitForMesh(n.peerId, nodes, 30_000)))
+    out(`  [${elapsed()}] mesh formed: every router sees ${statuses[0]!.peers.length} peers covering shards ${statuses[0]!.coveredShards.join(', ')}`)
 
     if (demo) {
       const wallet = new Wallet(devnet.clientKey)

@@ -2,6 +2,7 @@
 // records every valid announcement it hears, and pings live peers for latency samples.
 
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from './logger.js'
 import type { MeshTable } from './mesh.js'
 import type { MeshHeartbeatMsg } from '../protocol/messages.js'
@@ -27,6 +28,8 @@ export class HeartbeatService {
   readonly #registry = new MessageRegistry([MeshHeartbeat])
   readonly #packr = new Packr({ useRecords: false, moreTypes: true })
   #seq = 0
+  /** Last address list merged into the peer store, per peer: merge only on change. */
+  readonly #known = new Map<string, string>()
   #timers: NodeJS.Timeout[] = []
   #invalid = 0
   readonly #onMessage = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
@@ -35,6 +38,7 @@ export class HeartbeatService {
       const raw = this.#packr.unpack(evt.detail.data) as unknown
       const msg = this.#registry.validate(MeshHeartbeat.type, MeshHeartbeat.version, raw) as MeshHeartbeatMsg
       this.#o.mesh.observeHeartbeat(msg)
+      this.#learnAddrs(msg)
     } catch (err) {
       // A bad announcement is the sender's problem; count it and keep listening.
       this.#invalid++
@@ -69,6 +73,22 @@ export class HeartbeatService {
     if (pubsub.getSubscribers(HEARTBEAT_TOPIC).length === 0) return
     pubsub.publish(HEARTBEAT_TOPIC, this.#packr.pack(hb)).catch((err: unknown) => {
       this.#o.logger.debug({ err: (err as Error).message }, 'heartbeat publish failed')
+    })
+  }
+
+  /**
+   * Heartbeats double as peer discovery: peers that only share a bootstrap node learn
+   * each other's addresses here, so executors can dial the next hop directly.
+   */
+  #learnAddrs (hb: MeshHeartbeatMsg): void {
+    if (hb.peer === this.#o.libp2p.peerId.toString() || hb.addrs.length === 0) return
+    const key = hb.addrs.join(' ')
+    if (this.#known.get(hb.peer) === key) return
+    this.#known.set(hb.peer, key)
+    const addrs = hb.addrs.flatMap((a) => { try { return [multiaddr(a)] } catch { return [] } })
+    this.#o.libp2p.peerStore.merge(peerIdFromString(hb.peer), { multiaddrs: addrs }).catch((err: unknown) => {
+      this.#known.delete(hb.peer)
+      this.#o.logger.debug({ peer: hb.peer, err: (err as Error).message }, 'could not record peer addresses')
     })
   }
 
