@@ -1,0 +1,116 @@
+// The whole path on real processes: a 3-node devnet (embedded chain + 3 node processes
+// over libp2p on loopback), a signed request, pipeline execution across two shards,
+// quorum re-execution, and the receipt recorded on chain.
+
+import test from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { Wallet } from 'ethers'
+import { Devnet } from '../runtime/cli/devnet.js'
+import { MeshClient } from '../runtime/client/mesh-client.js'
+import { silentLogger } from '../runtime/node/logger.js'
+import { connectProvider } from '../runtime/chain/provider.js'
+import { SettlementClient } from '../runtime/chain/contracts.js'
+import { ToyPiscinaEngine } from '../actors/engine/toy-engine.js'
+import { generateLocally } from '../actors/engine/generate.js'
+import { isVerimeshError } from '../runtime/errors.js'
+import type { NodeConfig } from '../runtime/node/config.js'
+
+const logger = silentLogger()
+
+async function withDevnet (override: ((i: number, c: NodeConfig) => NodeConfig) | undefined, fn: (d: Devnet, c: MeshClient) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'verimesh-e2e-'))
+  const devnet = await Devnet.start({ nodes: 3, dir, logger, stallMs: 1500, heartbeatMs: 250, ...(override === undefined ? {} : { override }) })
+  const client = await MeshClient.connect({ logger, chainId: devnet.chain.chainId })
+  try {
+    for (const n of devnet.nodes) await client.addPeer(n.peerId, n.addrs)
+    await Promise.all(devnet.nodes.map(async (n) => await client.waitForMesh(n.peerId, 3, 30_000)))
+    await fn(devnet, client)
+  } finally {
+    await client.stop()
+    await devnet.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+test.serial('a signed request is served by two shards, attested by the quorum and recorded on chain', async (t) => {
+  await withDevnet(undefined, async (devnet, client) => {
+    const wallet = new Wallet(devnet.clientKey)
+    const prompt = 'The mesh computes, the quorum checks.'
+    const sampling = { temperatureMilli: 700, topK: 8, seed: 99n }
+    const { requestId, result } = await client.infer(devnet.nodes[0]!.peerId, wallet, { model: devnet.modelId, prompt, maxTokens: 12, ...sampling })
+
+    t.is(result.requestId, requestId)
+    t.is(result.tokens.length, 12)
+    t.is(result.attempts, 1)
+    t.deepEqual(result.route.map((h) => h.shard), [0, 1])
+    t.not(result.route[0]!.peer, result.route[1]!.peer, 'each shard on its own node')
+    t.is(result.attestations.length, 2)
+
+    // The distributed pipeline matches a single-process run of the same model, byte for byte.
+    const engine = new ToyPiscinaEngine({ model: devnet.nodes[0]!.config.model.spec, threads: 1 })
+    try {
+      const local = await generateLocally(engine, 'ref', [...Buffer.from(prompt)], 12, { temperatureMilli: 700, topK: 8, seed: '99' })
+      t.deepEqual(result.tokens, local.tokens)
+      t.is(result.outputHash, local.outputHash)
+      t.is(result.traceHash, local.traceHash)
+    } finally {
+      await engine.close()
+    }
+
+    // The receipt is on chain, submitted by one of the nodes.
+    t.truthy(result.settlement)
+    const provider = connectProvider(devnet.chain.url, { chainId: devnet.chain.chainId })
+    try {
+      const onChain = await SettlementClient.connect(devnet.settlement, provider).receiptOf(result.receiptHash)
+      t.true(onChain.recorded)
+      t.is(onChain.blockNumber, result.settlement!.blockNumber)
+      const tx = await provider.getTransactionReceipt(result.settlement!.txHash)
+      t.is(tx?.status, 1)
+    } finally {
+      provider.destroy()
+    }
+
+    // A forged signature is refused with a clear error, and the node keeps serving.
+    const request = client.buildRequest(wallet, { model: devnet.modelId, prompt: 'x' })
+    const forged = await Wallet.createRandom().signTypedData({ name: 'Verimesh', version: '1', chainId: 31337 }, { InferenceRequest: [{ name: 'model', type: 'string' }] }, { model: 'x' })
+    const err = await t.throwsAsync(client.submit(devnet.nodes[0]!.peerId, request, forged))
+    t.true(isVerimeshError(err, 'BAD_SIGNATURE'), `${err.message}`)
+    const again = await client.infer(devnet.nodes[1]!.peerId, wallet, { model: devnet.modelId, prompt: 'still here?', maxTokens: 3 })
+    t.is(again.result.tokens.length, 3)
+
+    // An executor killed mid-request: the router notices, reroutes around it, and the
+    // request completes on the remaining nodes.
+    const pending = client.infer(devnet.nodes[0]!.peerId, wallet, { model: devnet.modelId, prompt: 'survive a crash', maxTokens: 400, latencyBoundMs: 60_000 })
+    const status = await client.status(devnet.nodes[0]!.peerId)
+    t.is(status.coveredShards.length, 2)
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    // With the devnet's stakes the route is shard 0 → node-2, shard 1 → node-1.
+    devnet.kill(1)
+    const survived = await pending
+    const killed = devnet.nodes[1]!.peerId
+    t.is(survived.result.tokens.length, 400)
+    t.true(survived.result.attempts >= 2, `attempts: ${survived.result.attempts}`)
+    t.false(survived.result.route.some((h) => h.peer === killed))
+    t.truthy(survived.result.settlement)
+  })
+})
+
+test.serial('a tampering executor is caught by the quorum: no attestation, nothing settled', async (t) => {
+  const tamper = (i: number, c: NodeConfig): NodeConfig => i === 1 ? { ...c, faults: { tamperOutput: true } } : c
+  await withDevnet(tamper, async (devnet, client) => {
+    const wallet = new Wallet(devnet.clientKey)
+    const err = await t.throwsAsync(client.infer(devnet.nodes[0]!.peerId, wallet, { model: devnet.modelId, prompt: 'trust, but verify', maxTokens: 6 }))
+    t.true(isVerimeshError(err, 'VERIFICATION_FAILED'), `${err.message}`)
+    t.regex(err.message, /different tokens/)
+    const provider = connectProvider(devnet.chain.url, { chainId: devnet.chain.chainId })
+    try {
+      const logs = await provider.getLogs({ address: devnet.settlement, fromBlock: 0 })
+      const recorded = logs.filter((l) => l.topics[0] === SettlementClient.connect(devnet.settlement, provider).contract.interface.getEvent('ReceiptRecorded')!.topicHash)
+      t.is(recorded.length, 0)
+    } finally {
+      provider.destroy()
+    }
+  })
+})
