@@ -147,6 +147,27 @@ export interface ActorSystemApi {
   /** Inbound from the transport. Errors in delivery go back to the sender as 'error'/'reject'. */
   deliverRemote: (envelope: OutboundEnvelope) => void
   setTransport: (transport: RemoteTransport) => void
-  on: (event: 'deadLetter', listener: (letter: DeadLetter) => void) => void
+  on: {
+    (event: 'deadLetter', listener: (letter: DeadLetter) => void): void
+    /** The root guardian gave up on a top-level actor; the node decides whether to shut down. */
+    (event: 'escalated', listener: (escalation: Escalation) => void): void
+  }
   stop: () => Promise<void>
+}
+
+/**
+ * Emitted when a failure reaches the root (/user) guardian and exceeds its restart
+ * intensity. The guardian has already stopped the failed top-level subtree; it never
+ * takes the process down itself.
+ */
+export interface Escalation {
+  /** Path of the top-level actor whose subtree was stopped, e.g. `/user/router`. */
+  path: string
+  address: Address
+  /** The last failure (an ACTOR_CRASHED VerimeshError when a supervisor below gave up). */
+  reason: unknown
+  /** Restarts the guardian had made inside the period when it gave up. */
+  restarts: number
+  intensity: number
+  periodMs: number
 }
