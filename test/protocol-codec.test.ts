@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { Packr } from 'msgpackr'
 import { isVerimeshError, VerimeshError } from '../runtime/errors.js'
 import { EnvelopeCodec, EnvelopeDecodeError, checkEnvelope } from '../runtime/protocol/codec.js'
-import { splitAddress, toOutboundEnvelope, toWireEnvelope, WIRE_VERSION, type WireEnvelope } from '../runtime/protocol/envelope.js'
+import { KIND_CODES, splitAddress, toOutboundEnvelope, toWireEnvelope, WIRE_VERSION, type WireEnvelope } from '../runtime/protocol/envelope.js'
 import { defineMessage, MessageRegistry } from '../runtime/protocol/registry.js'
 import { errorFromSysError, registerSystemMessages, sysError, sysRejected, SysError, SysRejected } from '../runtime/protocol/system-messages.js'
 
@@ -23,9 +23,56 @@ const sample: WireEnvelope = {
 test('round trip keeps every field and typed arrays', (t) => {
   const codec = new EnvelopeCodec()
   const back = codec.decode(codec.encode(sample))
-  t.deepEqual(back, sample)
+  const { bytes, ...rest } = back.payload
+  const { bytes: sentBytes, ...sentRest } = sample.payload
+  t.deepEqual({ ...back, payload: rest }, { ...sample, payload: sentRest })
   t.true(back.payload.data instanceof Float32Array)
-  t.true(back.payload.bytes instanceof Uint8Array)
+  // A top-level Uint8Array travels as msgpack bin and arrives as a Buffer (a Uint8Array).
+  t.true(bytes instanceof Uint8Array)
+  t.deepEqual([...(bytes as Uint8Array)], [...(sentBytes as Uint8Array)])
+})
+
+test('hand-written head and generic msgpack agree both ways', (t) => {
+  const codec = new EnvelopeCodec()
+  const long = `${'p'.repeat(40)}/${'x'.repeat(300)}` // str16 address, head over 255 bytes
+  for (const env of [
+    sample,
+    { ...sample, version: 200, correlationId: undefined, sender: undefined },
+    { ...sample, version: 70_000, target: long, sender: long, type: 'é-ünïcode' },
+    { ...sample, kind: 'reply' as const, version: 0, payload: {} }
+  ]) {
+    const bytes = codec.encode(env)
+    const generic = raw.unpack(bytes) as unknown[]
+    t.deepEqual(generic.slice(0, 7), [WIRE_VERSION, ['msg', 'reply', 'error', 'reject'].indexOf(env.kind), env.type, env.version, env.target, env.sender ?? null, env.correlationId ?? null])
+    const back = codec.decode(bytes)
+    t.is(back.type, env.type)
+    t.is(back.target, env.target)
+    t.is(back.version, env.version)
+    t.is(back.sender, env.sender)
+    t.is(back.correlationId, env.correlationId)
+    // And an envelope written by plain msgpackr decodes the same.
+    const viaPackr = codec.decode(raw.pack([WIRE_VERSION, KIND_CODES[env.kind], env.type, env.version, env.target, env.sender ?? null, env.correlationId ?? null, { n: 1 }]))
+    t.like(viaPackr, { type: env.type, target: env.target, version: env.version, payload: { n: 1 } })
+  }
+})
+
+test('decoded head strings are reused when they repeat, and change when they do', (t) => {
+  const codec = new EnvelopeCodec()
+  const a = codec.decode(codec.encode(sample))
+  const b = codec.decode(codec.encode({ ...sample, target: 'peerB/user/other' }))
+  const c = codec.decode(codec.encode(sample))
+  t.is(a.target, 'peerB/user/echo')
+  t.is(b.target, 'peerB/user/other')
+  t.is(c.target, 'peerB/user/echo')
+})
+
+test('truncated envelopes are MALFORMED_FRAME at every cut, never a crash', (t) => {
+  const codec = new EnvelopeCodec()
+  const bytes = codec.encode(sample)
+  for (let cut = 0; cut < bytes.byteLength; cut++) {
+    const err = t.throws(() => codec.decode(bytes.subarray(0, cut))) as VerimeshError
+    t.is(err.code, 'MALFORMED_FRAME', `cut ${cut}`)
+  }
 })
 
 test('optional sender and correlation id are absent, not undefined', (t) => {

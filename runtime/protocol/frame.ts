@@ -40,7 +40,8 @@ export function maxEnvelopeBytes (maxFrameBytes: number): number {
 export function encodeFrame (envelopes: readonly Uint8Array[], start = 0, end = envelopes.length): Uint8Array {
   let bodyLength = 0
   for (let i = start; i < end; i++) bodyLength += ENVELOPE_PREFIX_BYTES + envelopes[i].byteLength
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + bodyLength)
+  // allocUnsafe: every byte is written below, and zero-filling 64 KiB per frame showed in profiles.
+  const frame: Uint8Array = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength)
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
   frame[0] = FRAME_MAGIC_0
   frame[1] = FRAME_MAGIC_1
