@@ -109,6 +109,23 @@ test('backpressure: nothing is written between a false send() and drain', async 
   t.deepEqual(decodeAll(s.frames), Array.from({ length: 5000 }, (_, i) => i))
 })
 
+test("a 'drain' that leaves more than a frame inside the stream waits for 'idle'", async (t) => {
+  const s = new FakeStream(0)
+  const { send } = setup({ streams: [s] })
+  for (let i = 0; i < 500; i++) send(env(i))
+  await tick(); await tick()
+  t.is(s.sends, 1)
+  // A window update: libp2p says drain, but 200 KiB are still buffered in the stream.
+  s.writeBufferLength = 200 * 1024
+  s.dispatchEvent(new Event('drain'))
+  await tick()
+  t.is(s.sends, 1, 'no write while the stream still holds more than a frame')
+  s.writeBufferLength = 0
+  s.dispatchEvent(new Event('idle'))
+  await tick()
+  t.is(s.sends, 2, 'writes resume once the stream has handed its buffer on')
+})
+
 test('whenWritable waits above the high-water mark and resumes after drains', async (t) => {
   const s = new FakeStream(64 * 1024)
   const { send, link } = setup({ streams: [s], highWaterBytes: 256 * 1024 })

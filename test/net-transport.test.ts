@@ -185,6 +185,24 @@ test('connection closing with asks in flight rejects them promptly', async (t) =
   }
 })
 
+test('bootstrap: a node started with a bootstrap address reaches that peer without addPeer', async (t) => {
+  const a = await side(`boot-a-${Math.random()}`, new MessageRegistry([Echo]))
+  a.system.handle('/user/echo', (msg, ctx) => { ctx.reply(msg) })
+  const bootstrapAddr = a.node.getMultiaddrs()[0].toString()
+  const node = await createLibp2pNode({ identity: { seed: `boot-b-${Math.random()}` }, bootstrap: [bootstrapAddr] })
+  const system = new StubSystem(node.peerId.toString())
+  const transport = await Libp2pTransport.create({ libp2p: node, system, registry: new MessageRegistry([Echo]), logger: { warn: () => {}, debug: () => {} } })
+  t.teardown(async () => {
+    await transport.stop(); await a.transport.stop()
+    await node.stop(); await a.node.stop()
+  })
+  const deadline = Date.now() + 5000
+  while (node.getConnections(a.node.peerId).length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  t.true(node.getConnections(a.node.peerId).length > 0, 'bootstrap dialled the peer')
+  const r = await system.ref(`${a.peer}/user/echo`).ask<Message & { text: string }>({ type: 'echo', text: 'via bootstrap' })
+  t.is(r.text, 'via bootstrap')
+})
+
 test('pubsub: schema-checked messages on a gossipsub topic', async (t) => {
   const { a, b } = await pair(t)
   await echoOk(t, a, b) // connected
