@@ -18,7 +18,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { VerimeshError, type ErrorCode } from '../errors.js'
 import { EnvelopeCodec } from '../protocol/codec.js'
-import { peerOf, toOutboundEnvelope, WIRE_VERSION, type EnvelopeHead, type WireEnvelope } from '../protocol/envelope.js'
+import { peerOf, toOutboundEnvelope, type EnvelopeHead, type WireEnvelope } from '../protocol/envelope.js'
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, maxEnvelopeBytes } from '../protocol/frame.js'
 import { registerSystemMessages, sysError, sysRejected, SysError, type SysErrorMessage } from '../protocol/system-messages.js'
 import { InboundReader } from './inbound.js'
@@ -183,24 +183,16 @@ export class Libp2pTransport implements RemoteTransport {
       queueMicrotask(() => { this.#deliver(env) })
       return
     }
-    let bytes: Uint8Array
-    try {
-      bytes = this.#codec.encodeOutbound(env, this.#registry.version(env.message.type) ?? 1)
-    } catch (err) {
-      this.#refuse(env, VerimeshError.from(err, 'SCHEMA_INVALID'))
-      return
-    }
-    if (bytes.byteLength > this.#maxEnvelopeBytes) {
-      this.#refuse(env, new VerimeshError('FRAME_TOO_LARGE', `message '${env.message.type}' encodes to ${bytes.byteLength} bytes, over the ${this.#maxFrameBytes}-byte frame limit`, { type: env.message.type, target: env.target, bytes: bytes.byteLength, maxFrameBytes: this.#maxFrameBytes }))
-      return
-    }
     const link = this.#link(peer)
     this.#lastTarget = env.target
     this.#lastLink = link
-    link.enqueue(env, bytes)
+    this.#enqueue(link, env)
   }
 
-  /** send() for a target whose link is known. */
+  /**
+   * Encode now (so the size is known, and errors and FRAME_TOO_LARGE surface before
+   * anything is written) and queue on the peer's link.
+   */
   #enqueue (link: PeerLink, env: OutboundEnvelope): void {
     let bytes: Uint8Array
     try {
@@ -495,7 +487,7 @@ export class Libp2pTransport implements RemoteTransport {
   }
 }
 
-export { WIRE_VERSION }
+
 
 function stderrLogger (): TransportLogger {
   const write = (level: string) => (obj: Record<string, unknown>, msg: string): void => {
