@@ -42,7 +42,7 @@ export interface EnvelopeCodecOptions {
 
 const ARRAY8 = 0x98
 const NIL = 0xc0
-/** Bound on the encoded-string cache; cleared when reached (addresses are few, ids are not cached). */
+/** Entries per generation of the encoded-string cache (correlation ids are never cached). */
 const STRING_CACHE_MAX = 4096
 const SLAB_BYTES = 256 * 1024
 const utf8 = new TextEncoder()
@@ -76,7 +76,8 @@ function sameBytes (last: DecodedString, view: DataView, p: number, len: number)
  */
 export class EnvelopeCodec {
   readonly #packr: Packr
-  readonly #encoded = new Map<string, Uint8Array>()
+  #encoded = new Map<string, Uint8Array>()
+  #encodedOld = new Map<string, Uint8Array>()
   /** Last decoded string per head position: type, target, sender. */
   readonly #lastDecoded: Array<DecodedString | undefined> = [undefined, undefined, undefined]
   #lastPrefix: { kind: EnvelopeKind, type: string, version: number, target: string, sender: string | undefined, bytes: Uint8Array } | undefined
@@ -158,14 +159,20 @@ export class EnvelopeCodec {
     return bytes
   }
 
-  /** A msgpack str, cached: types and addresses repeat. */
+  /**
+   * A msgpack str, cached: types and addresses repeat. Two generations, so that a
+   * flood of one-off strings (ask reply addresses, `<peer>/temp/<id>`) ages out
+   * instead of flushing the addresses that do repeat.
+   */
   #str (s: string): Uint8Array {
     let bytes = this.#encoded.get(s)
-    if (bytes === undefined) {
-      bytes = encodeStr(s)
-      if (this.#encoded.size >= STRING_CACHE_MAX) this.#encoded.clear()
-      this.#encoded.set(s, bytes)
+    if (bytes !== undefined) return bytes
+    bytes = this.#encodedOld.get(s) ?? encodeStr(s)
+    if (this.#encoded.size >= STRING_CACHE_MAX) {
+      this.#encodedOld = this.#encoded
+      this.#encoded = new Map()
     }
+    this.#encoded.set(s, bytes)
     return bytes
   }
 
