@@ -11,7 +11,7 @@ import { encodeFrame } from '../runtime/protocol/frame.js'
 import { defineMessage, MessageRegistry } from '../runtime/protocol/registry.js'
 import { collect, noticeCode } from './fixtures/raw-stream.js'
 import { StubSystem } from './fixtures/stub-system.js'
-import type { Message } from '../runtime/actors/types.js'
+import { ActorSystem, type Message } from '../runtime/actors/index.js'
 
 const Echo = defineMessage('echo', 1, { text: Type.String() })
 const Blob = defineMessage('blob', 1, { data: Type.Uint8Array() })
@@ -183,6 +183,28 @@ test('connection closing with asks in flight rejects them promptly', async (t) =
     const code = ((r as PromiseRejectedResult).reason as VerimeshError).code
     t.true(code === 'TRANSPORT_CLOSED' || code === 'PEER_UNREACHABLE', code)
   }
+})
+
+test('an ask forwarded to a third peer is answered straight to the asker (real ActorSystems)', async (t) => {
+  const reg = (): MessageRegistry => new MessageRegistry([Echo])
+  const mk = async (name: string): Promise<{ node: VerimeshLibp2p, system: ActorSystem, transport: Libp2pTransport, peer: string }> => {
+    const node = await createLibp2pNode({ identity: { seed: `${name}-${Math.random()}` } })
+    const system = new ActorSystem({ peerId: node.peerId.toString(), logger: () => {} })
+    const transport = await Libp2pTransport.create({ libp2p: node, system, registry: reg(), logger: { warn: () => {}, debug: () => {} } })
+    return { node, system, transport, peer: node.peerId.toString() }
+  }
+  const [a, b, c] = [await mk('fa'), await mk('fb'), await mk('fc')]
+  t.teardown(async () => { for (const x of [a, b, c]) { await x.system.stop(); await x.node.stop() } })
+  await a.transport.addPeer(b.peer, b.node.getMultiaddrs())
+  await b.transport.addPeer(c.peer, c.node.getMultiaddrs())
+  await c.transport.addPeer(a.peer, a.node.getMultiaddrs())
+  c.system.spawn('worker', () => ({ receive: (m: Message, ctx) => { ctx.reply({ type: 'echo', text: `${String(m.text)} via c` }) } }))
+  b.system.spawn('relay', () => ({ receive: (m: Message, ctx) => { b.system.ref(`${c.peer}/user/worker`).tell(m, ctx.sender) } }))
+  const r = await a.system.ref(`${b.peer}/user/relay`).ask<Message & { text: string }>({ type: 'echo', text: 'job' })
+  t.is(r.text, 'job via c')
+  // c refused nothing, and a's transport stopped tracking the ask although b never answered it.
+  t.deepEqual(c.transport.stats().inboundErrors, {})
+  t.is(a.transport.stats().pendingAsks, 0)
 })
 
 test('bootstrap: a node started with a bootstrap address reaches that peer without addPeer', async (t) => {

@@ -127,8 +127,8 @@ export class PeerLink {
   }
 
   /** A reply or error for one of our asks arrived: stop tracking it. */
-  settle (correlationId: string): void {
-    this.#inFlight.delete(correlationId)
+  settle (correlationId: string): boolean {
+    return this.#inFlight.delete(correlationId)
   }
 
   /** Forget asks older than ttlMs (their askers have long timed out). Returns how many. */

@@ -67,7 +67,6 @@ export interface Libp2pTransportInit {
 interface InboundSource {
   remotePeer: string
   stream: Stream
-  senderCheck: PeerCheck
   targetCheck: PeerCheck
 }
 
@@ -306,7 +305,7 @@ export class Libp2pTransport implements RemoteTransport {
   }
 
   #read (stream: Stream, remotePeer: string): void {
-    const source: InboundSource = { remotePeer, stream, senderCheck: new PeerCheck(remotePeer), targetCheck: new PeerCheck(this.peerId) }
+    const source: InboundSource = { remotePeer, stream, targetCheck: new PeerCheck(this.peerId) }
     this.#streams.add(stream)
     const reader = new InboundReader({
       maxFrameBytes: this.#maxFrameBytes,
@@ -328,13 +327,11 @@ export class Libp2pTransport implements RemoteTransport {
   }
 
   #onEnvelope (wire: WireEnvelope, src: InboundSource): void {
-    // The connection authenticated the peer (noise): a sender on another peer is a lie,
-    // and answering it would make this node send errors to a third party.
-    if (wire.sender !== undefined && !src.senderCheck.test(wire.sender)) {
-      const { sender, ...head } = wire
-      this.#onInboundError(new VerimeshError('MALFORMED_FRAME', `sender ${sender} is not on the sending peer ${src.remotePeer}`, { sender, peer: src.remotePeer }), head, false, src)
-      return
-    }
+    // The sender may be on another peer than the connection's: the runtime forwards
+    // asks with their original sender, and the final actor answers the asker
+    // directly. So a sender address is a reply-to, not an identity: the connection
+    // (noise) authenticates the peer, and authorization must rest on that or on
+    // signed payloads, never on `sender`.
     if (!src.targetCheck.test(wire.target)) {
       this.#onInboundError(new VerimeshError('NO_SUCH_ACTOR', `target ${wire.target} is not on this peer (${this.peerId})`, { target: wire.target }), wire, false, src)
       return
@@ -350,10 +347,17 @@ export class Libp2pTransport implements RemoteTransport {
       this.#onInboundError(VerimeshError.from(err, 'SCHEMA_INVALID'), wire, false, src)
       return
     }
-    if ((wire.kind === 'reply' || wire.kind === 'error') && wire.correlationId !== undefined) {
-      this.#links.get(src.remotePeer)?.settle(wire.correlationId)
-    }
+    if ((wire.kind === 'reply' || wire.kind === 'error') && wire.correlationId !== undefined) this.#settle(src.remotePeer, wire.correlationId)
     this.#deliver(env)
+  }
+
+  /**
+   * Stop tracking an answered ask. Usually the answer comes from the peer that was
+   * asked; an ask forwarded elsewhere is answered by another peer.
+   */
+  #settle (from: string, correlationId: string): void {
+    if (this.#links.get(from)?.settle(correlationId) === true) return
+    for (const link of this.#links.values()) if (link.settle(correlationId)) return
   }
 
   #onInboundError (err: VerimeshError, head: EnvelopeHead | undefined, fatal: boolean, src: InboundSource): void {
@@ -361,14 +365,15 @@ export class Libp2pTransport implements RemoteTransport {
     this.#warn(err.code, { err: err.toWire(), peer: src.remotePeer, type: head?.type, sender: head?.sender, fatal }, `refused inbound ${head?.type === undefined ? 'frame' : `'${head.type}'`} from ${src.remotePeer}: ${err.message}`)
     const sender = head?.sender
     const cid = head?.correlationId
-    if (head?.kind === 'msg' && sender !== undefined && peerOf(sender) === src.remotePeer) {
-      // Answer the sender through the normal outbound path (its own stream to us
-      // may be one we only read).
+    if (head?.kind === 'msg' && sender !== undefined) {
+      // Answer the sender through the normal outbound path: its stream to us may be
+      // one we only read, and a forwarded message's sender is on another peer.
+      // An answer that cannot be delivered is a dead letter; errors are never answered.
       if (cid !== undefined) this.send({ kind: 'error', target: sender, correlationId: cid, message: sysError(err) })
       else this.send({ kind: 'reject', target: sender, message: sysRejected(head.target ?? '', head.type ?? '', err) })
     } else if ((head?.kind === 'reply' || head?.kind === 'error') && cid !== undefined && head.target !== undefined && peerOf(head.target) === this.peerId) {
       // A response we cannot accept: our asker learns why now instead of at its timeout.
-      this.#links.get(src.remotePeer)?.settle(cid)
+      this.#settle(src.remotePeer, cid)
       this.#deliver({ kind: 'error', target: head.target, correlationId: cid, message: sysError(err) })
       this.#notice(src, err, false)
     } else {
