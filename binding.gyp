@@ -29,7 +29,7 @@
       'cflags': [ '-fvisibility=hidden' ],
       'conditions': [
         [ 'target_arch=="x64"', {
-          # Portable baseline. Never -march=native: the binary must run on any
+          # Portable baseline. Never a host-tuned -march: the binary must run on any
           # x86-64-v2 host; faster paths are picked at run time (dispatch.h).
           # Keep VERIMESH_BUILD_FLAGS in step with the flags below.
           'cflags': [ '-march=x86-64-v2', '-mtune=generic' ],
