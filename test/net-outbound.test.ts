@@ -8,26 +8,33 @@ import { PeerLink, type LinkStream } from '../runtime/net/outbound.js'
 import { TransportCounters } from '../runtime/net/stats.js'
 import type { OutboundEnvelope } from '../runtime/actors/types.js'
 
-/** A stream whose "network" accepts `capacity` bytes, then needs drain() to take more. */
+/**
+ * A stream whose "network" takes `capacity` bytes, then needs drain() to take more.
+ * What the network has not taken stays in writeBufferLength (like libp2p's buffer).
+ */
 class FakeStream extends EventTarget implements LinkStream {
   writeBufferLength = 0
   writeStatus = 'writable'
   status = 'open'
   frames: Uint8Array[] = []
   sends = 0
+  /** Bytes handed to the network since the last drain, plus what waits in the buffer. */
+  inFlight = 0
   peakBuffered = 0
   constructor (readonly capacity = Infinity) { super() }
   send (data: Uint8Array): boolean {
     if (this.writeStatus !== 'writable') throw new Error('stream closed')
     this.sends++
     this.frames.push(data)
-    this.writeBufferLength += data.byteLength
-    this.peakBuffered = Math.max(this.peakBuffered, this.writeBufferLength)
-    return this.writeBufferLength <= this.capacity
+    this.inFlight += data.byteLength
+    this.writeBufferLength = Math.max(0, this.inFlight - this.capacity)
+    this.peakBuffered = Math.max(this.peakBuffered, this.inFlight)
+    return this.inFlight <= this.capacity
   }
 
-  /** The network took everything buffered. */
+  /** The network took everything. */
   drain (): void {
+    this.inFlight = 0
     this.writeBufferLength = 0
     this.dispatchEvent(new Event('drain'))
   }
@@ -124,6 +131,38 @@ test("a 'drain' that leaves more than a frame inside the stream waits for 'idle'
   s.dispatchEvent(new Event('idle'))
   await tick()
   t.is(s.sends, 2, 'writes resume once the stream has handed its buffer on')
+})
+
+test("a 'drain' dispatched from inside send() never causes a nested send()", async (t) => {
+  // libp2p can emit 'drain' while the stream is still inside send(); writing then
+  // would only append to its buffer.
+  class Reentrant extends FakeStream {
+    depth = 0
+    nested = 0
+    override send (data: Uint8Array): boolean {
+      if (this.depth > 0) this.nested++
+      this.depth++
+      try {
+        super.send(data)
+        this.inFlight = 0
+        this.writeBufferLength = 0
+        this.dispatchEvent(new Event('drain')) // while still inside send()
+        if (this.sends % 3 !== 0) return true
+        // Say "full" now and then; the real drain comes later.
+        setImmediate(() => { this.dispatchEvent(new Event('drain')) })
+        return false
+      } finally {
+        this.depth--
+      }
+    }
+  }
+  const s = new Reentrant()
+  const { send, link } = setup({ streams: [s] })
+  for (let i = 0; i < 2000; i++) send(env(i))
+  for (let i = 0; i < 50 && link.queuedBytes > 0; i++) await tick()
+  t.is(link.queuedBytes, 0)
+  t.is(s.nested, 0)
+  t.deepEqual(decodeAll(s.frames), Array.from({ length: 2000 }, (_, i) => i))
 })
 
 test('whenWritable waits above the high-water mark and resumes after drains', async (t) => {

@@ -7,13 +7,13 @@
 //   later ones wait for setImmediate (coalescing) — see #schedule.
 // - Backpressure: when stream.send() returns false, nothing more is written until
 //   that stream emits 'drain' (each time; libp2p's onDrain() caches one promise and
-//   would let later writers through). A yamux stream also emits 'drain' for every
-//   window update while its own buffer still holds data the window did not cover;
-//   writing on each of those let its buffer grow to 1.3 MB (measured), so after a
-//   'drain' that leaves more than a frame buffered the writer waits for 'idle'.
-//   Envelopes wait in this queue meanwhile; the queue itself is capped
-//   (maxQueuedBytes) and producers that want to wait instead of being refused use
-//   whenWritable().
+//   would let later writers through), and never while more than a frame is still
+//   inside the stream: a yamux stream emits 'drain' for every window update, even
+//   one that covers only part of its buffer, and writing on each let that buffer
+//   grow to 3 MB (measured). Writes resume from a microtask, never from inside the
+//   event (see #onDrain). Envelopes wait in this queue meanwhile; the queue itself
+//   is capped (maxQueuedBytes) and producers that want to wait instead of being
+//   refused use whenWritable().
 // - Failure: a dial that fails refuses everything queued with PEER_UNREACHABLE; a
 //   stream that closes fails the asks already written on it with TRANSPORT_CLOSED
 //   (their replies can no longer be trusted to come), keeps what is still queued
@@ -75,6 +75,8 @@ export class PeerLink {
   /** A microtask flush already ran in this turn of the event loop (see #schedule). */
   #turnFlushed = false
   #awaitingDrain = false
+  /** Inside #writeFrames (guards against re-entry from events dispatched by send()). */
+  #pumping = false
   #closed = false
   /** Asks written to the current stream and not yet answered, by correlation id. */
   readonly #inFlight = new Map<string, InFlightAsk>()
@@ -194,6 +196,9 @@ export class PeerLink {
 
   readonly #pump = (): void => {
     this.#scheduled = false
+    // libp2p can dispatch 'drain' synchronously from inside stream.send(); the loop
+    // that made that call is still running and will carry on.
+    if (this.#pumping) return
     if (this.#closed || this.#queue.length === this.#head) return
     const stream = this.#stream
     if (stream === undefined) {
@@ -201,9 +206,25 @@ export class PeerLink {
       return
     }
     if (this.#awaitingDrain) return
+    this.#pumping = true
+    try {
+      this.#writeFrames(stream)
+    } finally {
+      this.#pumping = false
+    }
+    if (this.isWritable()) this.#wakeWriters()
+  }
+
+  #writeFrames (stream: LinkStream): void {
     const max = this.#init.maxBatchBytes
     const c = this.#init.counters
     while (this.#head < this.#queue.length) {
+      if (stream.writeBufferLength > max) {
+        // send() said yes but kept it (a re-entrant call, or a window update that
+        // covered only part of its buffer): no more until the stream has handed it on.
+        this.#park(stream)
+        return
+      }
       // Take as many envelopes as fit in one frame; always at least one (a single
       // envelope above maxBatchBytes, but within the frame limit, goes alone).
       const parts: Uint8Array[] = []
@@ -243,28 +264,40 @@ export class PeerLink {
       this.#addQueued(-sent)
       if (stream.writeBufferLength > c.peakStreamBufferedBytes) c.peakStreamBufferedBytes = stream.writeBufferLength
       if (!ok) {
-        c.drainWaits++
-        this.#awaitingDrain = true
-        stream.addEventListener('drain', this.#onDrain)
-        break
+        this.#park(stream)
+        return
       }
     }
-    if (this.isWritable()) this.#wakeWriters()
+  }
+
+  /** Stop writing until the stream emits 'drain' or 'idle'. */
+  #park (stream: LinkStream): void {
+    this.#init.counters.drainWaits++
+    this.#awaitingDrain = true
+    stream.addEventListener('drain', this.#onDrain)
+    stream.addEventListener('idle', this.#onDrain)
   }
 
   readonly #onDrain = (): void => {
+    // Never write from inside the event: libp2p can dispatch it while the stream is
+    // in the middle of sending, and a send() then only appends to its buffer (seen
+    // to leave data stranded there). Its own resume runs as a microtask queued
+    // before this one, so by the time ours runs the stream has sent what it can.
+    queueMicrotask(this.#resume)
+  }
+
+  readonly #resume = (): void => {
     const stream = this.#stream
-    if (stream !== undefined && stream.writeBufferLength > this.#init.maxBatchBytes) {
-      // Still more than a frame queued inside the stream: wait until it is handed on.
-      stream.removeEventListener('drain', this.#onDrain)
-      stream.addEventListener('idle', this.#onDrain)
-      return
-    }
-    stream?.removeEventListener('drain', this.#onDrain)
-    stream?.removeEventListener('idle', this.#onDrain)
+    if (stream === undefined || !this.#awaitingDrain) return
+    // Still more than a frame inside the stream (a window update that covered only
+    // part of it): keep waiting; 'idle' comes when it is all handed on.
+    if (stream.writeBufferLength > this.#init.maxBatchBytes) return
+    stream.removeEventListener('drain', this.#onDrain)
+    stream.removeEventListener('idle', this.#onDrain)
     this.#awaitingDrain = false
     this.#pump()
   }
+
 
 
   async #dial (): Promise<void> {
