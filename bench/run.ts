@@ -4,6 +4,10 @@
 // A suite is a directory under bench/ whose index module exports `suite: Suite`
 // (see suite.ts). Each run prints a table and writes bench/results/<suite>.json
 // with the metrics and the machine they were measured on.
+//
+// Profiling: `node --cpu-prof dist/bench/run.js actors` profiles this process;
+// VERIMESH_BENCH_PROF_DIR=<dir> also makes suites start their peer processes with
+// --cpu-prof into <dir>.
 import '../runtime/polyfills.js'
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
