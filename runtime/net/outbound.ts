@@ -144,14 +144,6 @@ export class PeerLink {
     return n
   }
 
-  /**
-   * The stream must be dropped (the peer told us it is out of sync, or a write
-   * threw). Its close handler fails the asks written on it.
-   */
-  resetStream (err: Error): void {
-    this.#stream?.abort(err)
-  }
-
   /** Refuse everything queued and in flight, close the stream. */
   async close (err: VerimeshError, gracefulMs = 1000): Promise<void> {
     if (this.#closed) return
