@@ -8,7 +8,7 @@ import type { MeshTable } from './mesh.js'
 import type { MeshHeartbeatMsg } from '../protocol/messages.js'
 import { MeshHeartbeat } from '../protocol/messages.js'
 import { MessageRegistry } from '../protocol/registry.js'
-import { Packr } from 'msgpackr'
+import { TopicPubSub } from '../net/pubsub.js'
 import type { VerimeshLibp2p } from '../net/libp2p.js'
 
 export const HEARTBEAT_TOPIC = 'verimesh/heartbeat/1'
@@ -25,39 +25,41 @@ export interface HeartbeatOptions {
 
 export class HeartbeatService {
   readonly #o: HeartbeatOptions
-  readonly #registry = new MessageRegistry([MeshHeartbeat])
-  readonly #packr = new Packr({ useRecords: false, moreTypes: true })
-  #seq = 0
+  readonly #topic: TopicPubSub
+  #unsubscribe: (() => void) | undefined
   /** Last address list merged into the peer store, per peer: merge only on change. */
   readonly #known = new Map<string, string>()
+  #seq = 0
   #timers: NodeJS.Timeout[] = []
-  #invalid = 0
-  readonly #onMessage = (evt: CustomEvent<{ topic: string, data: Uint8Array }>): void => {
-    if (evt.detail.topic !== HEARTBEAT_TOPIC) return
-    try {
-      const raw = this.#packr.unpack(evt.detail.data) as unknown
-      const msg = this.#registry.validate(MeshHeartbeat.type, MeshHeartbeat.version, raw) as MeshHeartbeatMsg
-      this.#o.mesh.observeHeartbeat(msg)
-      this.#learnAddrs(msg)
-    } catch (err) {
-      // A bad announcement is the sender's problem; count it and keep listening.
-      this.#invalid++
-      this.#o.logger.debug({ err: (err as Error).message }, 'invalid heartbeat ignored')
-    }
-  }
+  #spoofed = 0
 
   constructor (opts: HeartbeatOptions) {
     this.#o = opts
+    this.#topic = new TopicPubSub({
+      pubsub: opts.libp2p.services.pubsub,
+      registry: new MessageRegistry([MeshHeartbeat]),
+      // A bad announcement is the sender's problem; it is counted, and we keep listening.
+      onInvalid: (err, _topic, from) => { opts.logger.debug({ from, code: err.code, err: err.message }, 'invalid heartbeat ignored') }
+    })
   }
 
+  /** Heartbeats refused: undecodable, schema-invalid, or announcing another peer's id. */
   get invalidHeartbeats (): number {
-    return this.#invalid
+    const invalid = Object.values(this.#topic.stats().invalid).reduce((a, b) => a + (b ?? 0), 0)
+    return invalid + this.#spoofed
   }
 
   start (): void {
-    const pubsub = this.#o.libp2p.services.pubsub
-    pubsub.addEventListener('message', this.#onMessage as never)
-    pubsub.subscribe(HEARTBEAT_TOPIC)
+    this.#unsubscribe = this.#topic.subscribe<MeshHeartbeatMsg>(HEARTBEAT_TOPIC, (hb, from) => {
+      // Gossipsub signs messages, so `from` is the real origin: a node may only announce itself.
+      if (from !== hb.peer) {
+        this.#spoofed++
+        this.#o.logger.debug({ from, claimed: hb.peer }, 'heartbeat for another peer ignored')
+        return
+      }
+      this.#o.mesh.observeHeartbeat(hb)
+      this.#learnAddrs(hb)
+    })
     this.beat()
     this.#timers.push(setInterval(() => this.beat(), this.#o.heartbeatMs))
     this.#timers.push(setInterval(() => { void this.#pingAll() }, this.#o.pingMs))
@@ -69,9 +71,8 @@ export class HeartbeatService {
     const hb: MeshHeartbeatMsg = { ...this.#o.announce(), seq: this.#seq++, sentAt: Date.now() }
     // gossipsub does not deliver our own messages back to us.
     this.#o.mesh.observeHeartbeat(hb)
-    const pubsub = this.#o.libp2p.services.pubsub
-    if (pubsub.getSubscribers(HEARTBEAT_TOPIC).length === 0) return
-    pubsub.publish(HEARTBEAT_TOPIC, this.#packr.pack(hb)).catch((err: unknown) => {
+    if (this.#topic.subscribers(HEARTBEAT_TOPIC).length === 0) return
+    this.#topic.publish(HEARTBEAT_TOPIC, hb).catch((err: unknown) => {
       this.#o.logger.debug({ err: (err as Error).message }, 'heartbeat publish failed')
     })
   }
@@ -107,8 +108,8 @@ export class HeartbeatService {
   stop (): void {
     for (const t of this.#timers) clearInterval(t)
     this.#timers = []
-    const pubsub = this.#o.libp2p.services.pubsub
-    pubsub.removeEventListener('message', this.#onMessage as never)
-    try { pubsub.unsubscribe(HEARTBEAT_TOPIC) } catch {}
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    this.#topic.close()
   }
 }
