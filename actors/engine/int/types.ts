@@ -114,3 +114,12 @@ export interface FloatModelConfig {
   readonly ropeTheta: number
   readonly eps: number
 }
+
+export interface FloatModel {
+  readonly config: FloatModelConfig
+  /** vocab · dim */
+  readonly embedding: Float32Array
+  readonly layers: readonly FloatLayer[]
+  readonly outputNorm: Float32Array
+  readonly output: FloatLinear
+}
