@@ -141,7 +141,8 @@ export class ReferenceShard {
       if (pos !== 0) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is unknown here; it must start at position 0, not ${pos}`, { session, pos })
       cache = new KvCache(w.layers.length, d)
       this.#sessions.set(session, cache)
-    } else if (pos !== cache.length) {
+    } else if (pos > cache.length) {
+      // pos < length rewinds (a retried step overwrites its own cache rows).
       throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is at position ${cache.length}, got a step for position ${pos}`, { session, pos, expected: cache.length })
     }
 
