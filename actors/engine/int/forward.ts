@@ -98,25 +98,63 @@ export function silu (x: number): number {
 }
 
 /** One session's KV cache for the layers of a shard: int8 rows plus (m, x) scales. */
-class KvCache {
+export interface KvBuffers {
   readonly k: Int8Array[]
   readonly v: Int8Array[]
   readonly ks: Int32Array[]
   readonly vs: Int32Array[]
-  length = 0
+}
 
-  constructor (layers: number, d: ModelDims) {
-    const rows = d.context * d.kvHeads
-    this.k = Array.from({ length: layers }, () => new Int8Array(rows * d.headDim))
-    this.v = Array.from({ length: layers }, () => new Int8Array(rows * d.headDim))
-    this.ks = Array.from({ length: layers }, () => new Int32Array(rows * 2))
-    this.vs = Array.from({ length: layers }, () => new Int32Array(rows * 2))
+/** `shared` puts the cache in SharedArrayBuffers, so pool workers can use it in place. */
+export function allocKv (layers: number, d: ModelDims, shared = false): KvBuffers {
+  const rows = d.context * d.kvHeads
+  const i8 = (n: number): Int8Array => shared ? new Int8Array(new SharedArrayBuffer(n)) : new Int8Array(n)
+  const i32 = (n: number): Int32Array => shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n)
+  return {
+    k: Array.from({ length: layers }, () => i8(rows * d.headDim)),
+    v: Array.from({ length: layers }, () => i8(rows * d.headDim)),
+    ks: Array.from({ length: layers }, () => i32(rows * 2)),
+    vs: Array.from({ length: layers }, () => i32(rows * 2))
   }
 }
 
+/** The sessions' positions live with the caller; this is one stateless step. */
+export function runShard (w: ShardWeights, kv: KvBuffers, pos: number, input: ShardInputArrays): ShardOutput {
+  const d = w.config.dims
+  const n = input.kind === 'tokens' ? input.tokens.length : input.acts.positions
+  checkInput(w, pos, n, input)
+  const blocks = d.dim / 32
+  const outQ = new Int8Array(n * d.dim)
+  const outS = new Int32Array(n * blocks)
+  const x = new Int32Array(d.dim)
+  let logits: Int32Array | undefined
+  for (let t = 0; t < n; t++) {
+    if (input.kind === 'tokens') {
+      const tok = input.tokens[t]!
+      fromBact(w.embedding!.q, tok * d.dim, w.embedding!.scales, tok * blocks, d.dim, x)
+    } else {
+      fromBact(input.acts.q, t * d.dim, input.acts.scales, t * blocks, d.dim, x)
+    }
+    for (let l = 0; l < w.layers.length; l++) {
+      layer(w, w.layers[l]!, l, kv, x, pos + t)
+      // Requantise after every layer (spec §2.7) so results do not depend on where
+      // the shards are cut.
+      toBact(x, d.dim, outQ, t * d.dim, outS, t * blocks)
+      fromBact(outQ, t * d.dim, outS, t * blocks, d.dim, x)
+    }
+    if (w.output !== undefined && t === n - 1) {
+      logits = new Int32Array(w.output.rows)
+      linear(w.output, rmsnorm(x, w.outputNorm!, w.config.epsQ32), logits)
+    }
+  }
+  const acts: BoundaryActs = { positions: n, q: outQ, scales: outS }
+  return logits === undefined ? { acts } : { acts, logits }
+}
+
+/** A shard with its sessions' KV caches, run inline. */
 export class ReferenceShard {
   readonly #w: ShardWeights
-  readonly #sessions = new Map<string, KvCache>()
+  readonly #sessions = new Map<string, { kv: KvBuffers, length: number }>()
 
   constructor (w: ShardWeights) {
     this.#w = w
@@ -133,121 +171,93 @@ export class ReferenceShard {
 
   forward (session: string, pos: number, input: ShardInputArrays): ShardOutput {
     const w = this.#w
-    const d = w.config.dims
-    const n = input.kind === 'tokens' ? input.tokens.length : input.acts.positions
-    checkInput(w, pos, n, input)
-    let cache = this.#sessions.get(session)
-    if (cache === undefined) {
+    let s = this.#sessions.get(session)
+    if (s === undefined) {
       if (pos !== 0) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is unknown here; it must start at position 0, not ${pos}`, { session, pos })
-      cache = new KvCache(w.layers.length, d)
-      this.#sessions.set(session, cache)
-    } else if (pos > cache.length) {
+      s = { kv: allocKv(w.layers.length, w.config.dims), length: 0 }
+      this.#sessions.set(session, s)
+    } else if (pos > s.length) {
       // pos < length rewinds (a retried step overwrites its own cache rows).
-      throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is at position ${cache.length}, got a step for position ${pos}`, { session, pos, expected: cache.length })
+      throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is at position ${s.length}, got a step for position ${pos}`, { session, pos, expected: s.length })
     }
-
-    const blocks = d.dim / 32
-    const outQ = new Int8Array(n * d.dim)
-    const outS = new Int32Array(n * blocks)
-    const x = new Int32Array(d.dim)
-    let logits: Int32Array | undefined
-    for (let t = 0; t < n; t++) {
-      if (input.kind === 'tokens') {
-        const tok = input.tokens[t]!
-        fromBact(w.embedding!.q, tok * d.dim, w.embedding!.scales, tok * blocks, d.dim, x)
-      } else {
-        fromBact(input.acts.q, t * d.dim, input.acts.scales, t * blocks, d.dim, x)
-      }
-      for (let l = 0; l < w.layers.length; l++) {
-        this.#layer(w.layers[l]!, l, cache, x, pos + t)
-        // Requantise after every layer (spec §2.7) so results do not depend on where
-        // the shards are cut.
-        toBact(x, d.dim, outQ, t * d.dim, outS, t * blocks)
-        fromBact(outQ, t * d.dim, outS, t * blocks, d.dim, x)
-      }
-      cache.length = pos + t + 1
-      if (w.output !== undefined && t === n - 1) {
-        logits = new Int32Array(w.output.rows)
-        linear(w.output, rmsnorm(x, w.outputNorm!, w.config.epsQ32), logits)
-      }
-    }
-    const acts: BoundaryActs = { positions: n, q: outQ, scales: outS }
-    return logits === undefined ? { acts } : { acts, logits }
+    const out = runShard(w, s.kv, pos, input)
+    s.length = pos + out.acts.positions
+    return out
   }
+}
 
-  #layer (L: QLayer, l: number, cache: KvCache, x: Int32Array, pos: number): void {
-    const { dims: d, epsQ32, attnScale, ropeStyle } = this.#w.config
-    const hd = d.headDim
-    // Attention (spec §2.5).
-    const n1 = rmsnorm(x, L.attnNorm, epsQ32)
-    const q = new Int32Array(d.heads * hd)
-    const k = new Int32Array(d.kvHeads * hd)
-    const v = new Int32Array(d.kvHeads * hd)
-    linear(L.wq, n1, q)
-    linear(L.wk, n1, k)
-    linear(L.wv, n1, v)
-    rope(q, d.heads, hd, pos, this.#w.rope, ropeStyle)
-    rope(k, d.kvHeads, hd, pos, this.#w.rope, ropeStyle)
-    const K = cache.k[l]!; const V = cache.v[l]!; const KS = cache.ks[l]!; const VS = cache.vs[l]!
-    for (let g = 0; g < d.kvHeads; g++) {
-      const row = pos * d.kvHeads + g
-      const [km, kx] = qvec(k, g * hd, hd, K, row * hd)
-      KS[2 * row] = km; KS[2 * row + 1] = kx
-      const [vm, vx] = qvec(v, g * hd, hd, V, row * hd)
-      VS[2 * row] = vm; VS[2 * row + 1] = vx
-    }
-    const [mc, xc] = attnScale
-    const group = d.heads / d.kvHeads
-    const o = new Int32Array(d.heads * hd)
-    const qh = new Int8Array(hd)
-    const l2 = new Array<number>(pos + 1)
-    const wts = new Array<number>(pos + 1)
-    for (let h = 0; h < d.heads; h++) {
-      const [mq, xq] = qvec(q, h * hd, hd, qh, 0)
-      const g = Math.floor(h / group)
-      let mx = -Infinity
-      for (let j = 0; j <= pos; j++) {
-        const row = j * d.kvHeads + g
-        let acc = 0
-        for (let i = 0; i < hd; i++) acc += qh[i]! * K[row * hd + i]!
-        const lj = mulr(mulr(mulr(acc, KS[2 * row]!, 31), mq, 31), mc, -(KS[2 * row + 1]! + xq + xc + 78))
-        l2[j] = lj
-        if (lj > mx) mx = lj
-      }
-      let S = 0
-      for (let j = 0; j <= pos; j++) {
-        const e = exp2q30(Math.max(l2[j]! - mx, -2147483647))
-        l2[j] = e
-        S += e
-      }
-      let X = -Infinity
-      for (let j = 0; j <= pos; j++) { const xv = VS[2 * (j * d.kvHeads + g) + 1]!; if (xv > X) X = xv }
-      for (let j = 0; j <= pos; j++) {
-        const row = j * d.kvHeads + g
-        const p = rdiv(l2[j]! * 32768, S)
-        wts[j] = rshr(p * VS[2 * row]!, 30 + X - VS[2 * row + 1]!)
-      }
-      for (let i = 0; i < hd; i++) {
-        let acc = 0
-        for (let j = 0; j <= pos; j++) acc += wts[j]! * V[(j * d.kvHeads + g) * hd + i]!
-        o[h * hd + i] = sat32(rshr(acc, -(X + 31)))
-      }
-    }
-    const attn = new Int32Array(d.dim)
-    linear(L.wo, quant(o), attn)
-    for (let i = 0; i < d.dim; i++) x[i] = sat32(x[i]! + attn[i]!)
-
-    // MLP (spec §2.6).
-    const n2 = rmsnorm(x, L.ffnNorm, epsQ32)
-    const gate = new Int32Array(d.ffn)
-    const up = new Int32Array(d.ffn)
-    linear(L.wGate, n2, gate)
-    linear(L.wUp, n2, up)
-    for (let i = 0; i < d.ffn; i++) gate[i] = mulr(silu(gate[i]!), up[i]!, 16)
-    const down = new Int32Array(d.dim)
-    linear(L.wDown, quant(gate), down)
-    for (let i = 0; i < d.dim; i++) x[i] = sat32(x[i]! + down[i]!)
+function layer (w: ShardWeights, L: QLayer, l: number, cache: KvBuffers, x: Int32Array, pos: number): void {
+  const { dims: d, epsQ32, attnScale, ropeStyle } = w.config
+  const hd = d.headDim
+  // Attention (spec §2.5).
+  const n1 = rmsnorm(x, L.attnNorm, epsQ32)
+  const q = new Int32Array(d.heads * hd)
+  const k = new Int32Array(d.kvHeads * hd)
+  const v = new Int32Array(d.kvHeads * hd)
+  linear(L.wq, n1, q)
+  linear(L.wk, n1, k)
+  linear(L.wv, n1, v)
+  rope(q, d.heads, hd, pos, w.rope, ropeStyle)
+  rope(k, d.kvHeads, hd, pos, w.rope, ropeStyle)
+  const K = cache.k[l]!; const V = cache.v[l]!; const KS = cache.ks[l]!; const VS = cache.vs[l]!
+  for (let g = 0; g < d.kvHeads; g++) {
+    const row = pos * d.kvHeads + g
+    const [km, kx] = qvec(k, g * hd, hd, K, row * hd)
+    KS[2 * row] = km; KS[2 * row + 1] = kx
+    const [vm, vx] = qvec(v, g * hd, hd, V, row * hd)
+    VS[2 * row] = vm; VS[2 * row + 1] = vx
   }
+  const [mc, xc] = attnScale
+  const group = d.heads / d.kvHeads
+  const o = new Int32Array(d.heads * hd)
+  const qh = new Int8Array(hd)
+  const l2 = new Array<number>(pos + 1)
+  const wts = new Array<number>(pos + 1)
+  for (let h = 0; h < d.heads; h++) {
+    const [mq, xq] = qvec(q, h * hd, hd, qh, 0)
+    const g = Math.floor(h / group)
+    let mx = -Infinity
+    for (let j = 0; j <= pos; j++) {
+      const row = j * d.kvHeads + g
+      let acc = 0
+      for (let i = 0; i < hd; i++) acc += qh[i]! * K[row * hd + i]!
+      const lj = mulr(mulr(mulr(acc, KS[2 * row]!, 31), mq, 31), mc, -(KS[2 * row + 1]! + xq + xc + 78))
+      l2[j] = lj
+      if (lj > mx) mx = lj
+    }
+    let S = 0
+    for (let j = 0; j <= pos; j++) {
+      const e = exp2q30(Math.max(l2[j]! - mx, -2147483647))
+      l2[j] = e
+      S += e
+    }
+    let X = -Infinity
+    for (let j = 0; j <= pos; j++) { const xv = VS[2 * (j * d.kvHeads + g) + 1]!; if (xv > X) X = xv }
+    for (let j = 0; j <= pos; j++) {
+      const row = j * d.kvHeads + g
+      const p = rdiv(l2[j]! * 32768, S)
+      wts[j] = rshr(p * VS[2 * row]!, 30 + X - VS[2 * row + 1]!)
+    }
+    for (let i = 0; i < hd; i++) {
+      let acc = 0
+      for (let j = 0; j <= pos; j++) acc += wts[j]! * V[(j * d.kvHeads + g) * hd + i]!
+      o[h * hd + i] = sat32(rshr(acc, -(X + 31)))
+    }
+  }
+  const attn = new Int32Array(d.dim)
+  linear(L.wo, quant(o), attn)
+  for (let i = 0; i < d.dim; i++) x[i] = sat32(x[i]! + attn[i]!)
+
+  // MLP (spec §2.6).
+  const n2 = rmsnorm(x, L.ffnNorm, epsQ32)
+  const gate = new Int32Array(d.ffn)
+  const up = new Int32Array(d.ffn)
+  linear(L.wGate, n2, gate)
+  linear(L.wUp, n2, up)
+  for (let i = 0; i < d.ffn; i++) gate[i] = mulr(silu(gate[i]!), up[i]!, 16)
+  const down = new Int32Array(d.dim)
+  linear(L.wDown, quant(gate), down)
+  for (let i = 0; i < d.dim; i++) x[i] = sat32(x[i]! + down[i]!)
 }
 
 function checkInput (w: ShardWeights, pos: number, n: number, input: ShardInputArrays): void {
