@@ -10,6 +10,7 @@ import type { Logger } from '../runtime/node/logger.js'
 import type { NodeMetrics } from '../runtime/node/metrics.js'
 import type { MeshView } from '../runtime/node/mesh.js'
 import type { NodeConfig } from '../runtime/node/config.js'
+import type { ModelHandle } from './engine/model-handle.js'
 
 export const ROLE_NAMES = ['router', 'executor', 'prover', 'quorum', 'settler'] as const
 export type RoleName = typeof ROLE_NAMES[number]
@@ -51,6 +52,8 @@ export interface RoleDeps {
   readonly mesh: MeshView
   readonly logger: Logger
   readonly metrics: NodeMetrics
+  /** The model this node serves (manifest, tokenizer, shard loader). */
+  readonly model: ModelHandle
 }
 
 export interface RoleInstance {

@@ -12,7 +12,8 @@ import { MeshClient } from '../runtime/client/mesh-client.js'
 import { silentLogger } from '../runtime/node/logger.js'
 import { connectProvider } from '../runtime/chain/provider.js'
 import { SettlementClient } from '../runtime/chain/contracts.js'
-import { ToyPiscinaEngine } from '../actors/engine/toy-engine.js'
+import { IntShardEngine } from '../actors/engine/int-engine.js'
+import { openModel } from '../actors/engine/open-model.js'
 import { generateLocally } from '../actors/engine/generate.js'
 import { isVerimeshError } from '../runtime/errors.js'
 import type { NodeConfig } from '../runtime/node/config.js'
@@ -48,10 +49,12 @@ test.serial('a signed request is served by two shards, attested by the quorum an
     t.not(result.route[0]!.peer, result.route[1]!.peer, 'each shard on its own node')
     t.is(result.attestations.length, 2)
 
-    // The distributed pipeline matches a single-process run of the same model, byte for byte.
-    const engine = new ToyPiscinaEngine({ model: devnet.nodes[0]!.config.model.spec, threads: 1 })
+    // The distributed pipeline (native kernels when the addon is built) matches a
+    // single-process run of the same model on the JS fallback, byte for byte.
+    const model = await openModel({ id: devnet.modelId, path: devnet.modelPath })
+    const engine = new IntShardEngine(model, { backend: 'js', threads: 1 })
     try {
-      const local = await generateLocally(engine, 'ref', [...Buffer.from(prompt)], 12, { temperatureMilli: 700, topK: 8, seed: '99' })
+      const local = await generateLocally(engine, 'ref', model.encode(prompt), 12, { temperatureMilli: 700, topK: 8, topPMilli: 1000, seed: '99' })
       t.deepEqual(result.tokens, local.tokens)
       t.is(result.outputHash, local.outputHash)
       t.is(result.traceHash, local.traceHash)

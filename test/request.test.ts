@@ -7,7 +7,7 @@ import { parseConfig } from '../runtime/node/config.js'
 
 const client = Wallet.createRandom()
 const request: InferenceRequest = {
-  model: 'toy', prompt: 'hi', maxTokens: 4, temperatureMilli: 0, topK: 1, seed: '1', feeCap: '1000',
+  model: 'toy', prompt: 'hi', maxTokens: 4, temperatureMilli: 0, topK: 1, topPMilli: 1000, seed: '1', feeCap: '1000',
   latencyBoundMs: 1000, verification: 'quorum', nonce: '1', deadline: 2_000_000_000_000, client: client.address
 }
 

@@ -4,7 +4,8 @@
 // produce the same tokens and the same trace commitment.
 
 import type { ShardEngine } from './engine.js'
-import { EMPTY_TRACE, extendTrace, hashTokens, type SamplingParams } from './toy-model.js'
+import { EMPTY_TRACE, extendTrace, hashTokens } from './commitments.js'
+import type { SamplingParams } from './engine.js'
 
 export interface GenerationResult {
   tokens: number[]

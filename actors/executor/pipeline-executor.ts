@@ -11,8 +11,8 @@ import type { Actor, ActorContext, ActorRef, Message } from '../../runtime/actor
 import type { ShardStepMsg } from '../../runtime/protocol/messages.js'
 import type { SysRejectedMessage } from '../../runtime/protocol/system-messages.js'
 import type { ShardEngine, ShardInput } from '../engine/engine.js'
-import { ToyPiscinaEngine } from '../engine/toy-engine.js'
-import { extendTrace, hashActivations, hashTokens } from '../engine/toy-model.js'
+import { IntShardEngine } from '../engine/int-engine.js'
+import { extendTrace, hashTokens, sha256Hex } from '../engine/commitments.js'
 import type { RoleDeps, RoleInstance, RoleModule } from '../roles.js'
 
 export class PipelineExecutor implements Actor {
@@ -57,11 +57,11 @@ export class PipelineExecutor implements Actor {
     try {
       if (m.model !== config.model.id) throw new VerimeshError('REQUEST_INVALID', `executor serves '${config.model.id}', not '${m.model}'`, { model: m.model })
       if (!this.#shards.has(shard)) throw new VerimeshError('REQUEST_INVALID', `this executor does not hold shard ${shard}`, { shard, held: [...this.#shards] })
-      if (m.route.length !== config.model.spec.shards.length) throw new VerimeshError('REQUEST_INVALID', `route has ${m.route.length} hops, model has ${config.model.spec.shards.length} shards`)
+      if (m.route.length !== this.#engine.model.shards.length) throw new VerimeshError('REQUEST_INVALID', `route has ${m.route.length} hops, model has ${this.#engine.model.shards.length} shards`)
       let input: ShardInput
       if (m.input.kind === 'activations') {
-        const data = new Int8Array(m.input.data.buffer, m.input.data.byteOffset, m.input.data.byteLength)
-        const got = hashActivations(data)
+        const data = m.input.data
+        const got = sha256Hex(data)
         if (got !== m.input.hash) throw new VerimeshError('REQUEST_INVALID', 'activations do not match their hash', { expected: m.input.hash, got, shard })
         input = { kind: 'activations', data }
       } else {
@@ -78,12 +78,12 @@ export class PipelineExecutor implements Actor {
       if (out.token === undefined) {
         this.#forward(m, self, {
           ...m, stage: shard + 1, trace,
-          input: { kind: 'activations', data: new Uint8Array(out.activations.buffer, out.activations.byteOffset, out.activations.byteLength), hash: out.activationsHash }
+          input: { kind: 'activations', data: out.activations, hash: out.activationsHash }
         })
         return
       }
       // Test-only fault injection: an executor that lies about its output.
-      const token = config.faults?.tamperOutput === true ? (out.token + 1) % config.model.spec.vocab : out.token
+      const token = config.faults?.tamperOutput === true ? (out.token + 1) % this.#engine.model.vocab : out.token
       const tokens = [...m.tokens, token]
       if (tokens.length >= m.maxTokens) {
         this.#nextHop.delete(m.session)
@@ -121,10 +121,24 @@ function plainContext (ctx: Record<string, unknown>): Record<string, unknown> {
 export const pipelineExecutor: RoleModule = {
   role: 'executor',
   name: 'pipeline',
-  create (deps: RoleDeps): RoleInstance {
+  async create (deps: RoleDeps): Promise<RoleInstance> {
     const section = deps.config.roles.executor
     if (section === undefined) throw new VerimeshError('CONFIG_INVALID', 'executor role needs roles.executor.shards')
-    const engine = new ToyPiscinaEngine({ model: deps.config.model.spec, ...(section.threads === undefined ? {} : { threads: section.threads }) })
+    const { model } = deps
+    for (const s of section.shards) {
+      if (s >= model.shards.length) throw new VerimeshError('CONFIG_INVALID', `roles.executor.shards names shard ${s}, model '${model.id}' has ${model.shards.length}`, { shard: s })
+    }
+    const engine = new IntShardEngine(model, {
+      backend: section.backend,
+      ...(section.kernel === undefined ? {} : { kernel: section.kernel }),
+      ...(section.threads === undefined ? {} : { threads: section.threads }),
+      onBackend: (shard, name, fallback) => {
+        if (fallback === undefined) deps.logger.info({ shard, backend: name }, 'shard loaded')
+        else deps.logger.warn({ shard, backend: name, reason: fallback }, 'shard loaded on the JS fallback: the native addon is unavailable')
+      }
+    })
+    // Load (and verify) every held shard now, so a corrupt package fails the node at start.
+    for (const s of section.shards) await engine.preload(s)
     return {
       factory: () => new PipelineExecutor(deps, engine, section.shards),
       close: async () => await engine.close()

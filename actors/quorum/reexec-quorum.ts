@@ -9,9 +9,8 @@ import { attest, modelIdOf, requestId, verifyRequest } from '../../runtime/proto
 import { requestChainId } from '../../runtime/node/config.js'
 import type { ShardEngine } from '../engine/engine.js'
 import { generateLocally } from '../engine/generate.js'
-import { ToyPiscinaEngine } from '../engine/toy-engine.js'
-import { hashTokens } from '../engine/toy-model.js'
-import { encodePrompt } from '../engine/tokenizer.js'
+import { IntShardEngine } from '../engine/int-engine.js'
+import { hashTokens } from '../engine/commitments.js'
 import type { RoleDeps, RoleInstance, RoleModule } from '../roles.js'
 
 export class ReexecQuorumMember implements Actor {
@@ -52,14 +51,14 @@ export class ReexecQuorumMember implements Actor {
       throw new VerimeshError('VERIFICATION_FAILED', `receipt ${field} does not match the request`, { field, expected, got, requestId: id })
     }
     if (r.requestId !== id) mismatch('requestId', id, r.requestId)
-    if (r.modelId !== modelIdOf(m.request.model)) mismatch('modelId', modelIdOf(m.request.model), r.modelId)
+    if (r.modelId !== this.#engine.model.root) mismatch('modelId', this.#engine.model.root, r.modelId)
     if (r.client.toLowerCase() !== m.request.client.toLowerCase()) mismatch('client', m.request.client, r.client)
     if (BigInt(r.fee) > BigInt(m.request.feeCap)) mismatch('fee', `<= ${m.request.feeCap}`, r.fee)
     if (hashTokens(m.tokens) !== r.outputHash) mismatch('outputHash', hashTokens(m.tokens), r.outputHash)
     if (m.request.model !== config.model.id) throw new VerimeshError('REQUEST_INVALID', `this validator holds '${config.model.id}', not '${m.request.model}'`)
 
-    const prompt = encodePrompt(m.request.prompt, config.model.spec.vocab)
-    const sampling = { temperatureMilli: m.request.temperatureMilli, topK: m.request.topK, seed: m.request.seed }
+    const prompt = this.#engine.model.encode(m.request.prompt)
+    const sampling = { temperatureMilli: m.request.temperatureMilli, topK: m.request.topK, topPMilli: m.request.topPMilli, seed: m.request.seed }
     const mine = await generateLocally(this.#engine, `verify:${id}:${Date.now()}`, prompt, m.request.maxTokens, sampling)
     if (mine.outputHash !== r.outputHash || mine.traceHash !== r.traceHash) {
       const firstDiff = mine.tokens.findIndex((t, i) => t !== m.tokens[i])
@@ -77,7 +76,13 @@ export const reexecQuorum: RoleModule = {
   role: 'quorum',
   name: 'reexec',
   create (deps: RoleDeps): RoleInstance {
-    const engine = new ToyPiscinaEngine({ model: deps.config.model.spec, threads: 1 })
+    const section = deps.config.roles.quorum
+    // Re-execution runs every shard of the model on this node's own kernels.
+    const engine = new IntShardEngine(deps.model, {
+      backend: section?.backend ?? 'auto',
+      ...(section?.kernel === undefined ? {} : { kernel: section.kernel }),
+      threads: section?.threads ?? 1
+    })
     return {
       factory: () => new ReexecQuorumMember(deps, engine),
       close: async () => await engine.close()

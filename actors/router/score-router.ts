@@ -12,8 +12,7 @@ import { sysError, type SysRejectedMessage } from '../../runtime/protocol/system
 import type { Attestation, InferSubmitMsg, InferResultMsg, QuorumAttestationMsg, Receipt, RouterStatusReplyMsg, SettleRecordedMsg, ShardDoneMsg, ShardFailedMsg, ShardProgressMsg, ShardStepMsg } from '../../runtime/protocol/messages.js'
 import { modelIdOf, receiptHash, requestId, verifyAttestation, verifyRequest } from '../../runtime/protocol/request.js'
 import { requestChainId } from '../../runtime/node/config.js'
-import { EMPTY_TRACE } from '../engine/toy-model.js'
-import { decodeTokens, encodePrompt } from '../engine/tokenizer.js'
+import { EMPTY_TRACE } from '../engine/commitments.js'
 import { rolePath, type RoleDeps, type RoleInstance, type RoleModule } from '../roles.js'
 import { sampleQuorum, scorePeers, selectCluster, type Hop } from './scoring.js'
 
@@ -109,7 +108,12 @@ export class ScoreRouter implements Actor {
       }
       const now = Date.now()
       if (request.deadline <= now) throw new VerimeshError('REQUEST_INVALID', 'request deadline has passed', { deadline: request.deadline, now })
-      const prompt = encodePrompt(request.prompt, config.model.spec.vocab)
+      const { model } = this.#deps
+      const prompt = model.encode(request.prompt)
+      if (prompt.length === 0) throw new VerimeshError('REQUEST_INVALID', 'prompt is empty')
+      if (prompt.length + request.maxTokens > model.config.dims.context) {
+        throw new VerimeshError('REQUEST_INVALID', `prompt (${prompt.length} tokens) plus maxTokens (${request.maxTokens}) exceeds the model's context of ${model.config.dims.context}`, { promptTokens: prompt.length, maxTokens: request.maxTokens })
+      }
       const deadlineAt = Math.min(request.deadline, now + request.latencyBoundMs)
       logger.info({ requestId: id, client: request.client, maxTokens: request.maxTokens }, 'request accepted')
 
@@ -119,7 +123,8 @@ export class ScoreRouter implements Actor {
       const fee = this.#opts.pricePerTokenWei * BigInt(done.tokens.length)
       const receipt: Receipt = {
         requestId: id,
-        modelId: modelIdOf(request.model),
+        // The model root binds the receipt to the exact weights that ran.
+        modelId: this.#deps.model.root,
         client: request.client,
         outputHash: done.outputHash,
         traceHash: done.traceHash,
@@ -143,7 +148,7 @@ export class ScoreRouter implements Actor {
         type: 'infer.result',
         requestId: id,
         tokens: done.tokens,
-        text: decodeTokens(done.tokens),
+        text: this.#deps.model.decode(done.tokens),
         outputHash: done.outputHash,
         traceHash: done.traceHash,
         route: hops.map((h) => ({ shard: h.shard, address: `${h.peer.info.peer}${rolePath('executor')}`, peer: h.peer.info.peer, operator: h.peer.info.operator })),
@@ -181,7 +186,7 @@ export class ScoreRouter implements Actor {
     for (let attempt = 1; attempt <= this.#opts.maxAttempts; attempt++) {
       if (Date.now() >= deadlineAt) break
       const scored = scorePeers(mesh.peers(), config.mesh.stakes)
-      const hops = selectCluster(scored, config.model.id, config.model.spec.shards.length, exclude)
+      const hops = selectCluster(scored, config.model.id, this.#deps.model.shards.length, exclude)
       const route = hops.map((h) => `${h.peer.info.peer}${rolePath('executor')}`)
       const session = `${id}:${attempt}`
       const step: ShardStepMsg = {
@@ -194,7 +199,7 @@ export class ScoreRouter implements Actor {
         route,
         input: { kind: 'tokens', tokens: prompt },
         maxTokens: msg.request.maxTokens,
-        sampling: { temperatureMilli: msg.request.temperatureMilli, topK: msg.request.topK, seed: msg.request.seed },
+        sampling: { temperatureMilli: msg.request.temperatureMilli, topK: msg.request.topK, topPMilli: msg.request.topPMilli, seed: msg.request.seed },
         trace: EMPTY_TRACE,
         tokens: [],
         replyTo: self.address
@@ -326,7 +331,7 @@ export class ScoreRouter implements Actor {
         lastSeenMs: Date.now() - s.info.lastSeen
       })),
       coveredShards: [...covered].sort((a, b) => a - b),
-      shardCount: config.model.spec.shards.length
+      shardCount: this.#deps.model.shards.length
     }
   }
 }

@@ -13,12 +13,15 @@ import { VerimeshError } from '../errors.js'
 import { startEmbeddedChain, type EmbeddedChain } from '../chain/embedded-chain.js'
 import { deploySettlement } from '../chain/contracts.js'
 import { connectProvider } from '../chain/provider.js'
-import { DEFAULT_TOY_MODEL } from '../../actors/engine/toy-model.js'
+import { ensureSynthPackage } from '../../actors/engine/synth-package.js'
+import { readManifest } from '../../actors/engine/model/package.js'
 import type { NodeConfig } from '../node/config.js'
 import type { Logger } from '../node/logger.js'
 
-export const DEFAULT_MODEL_ID = 'toy-int8-s42'
+export const DEFAULT_MODEL_ID = 'synthetic-small'
 const BIN = fileURLToPath(new URL('../../../bin/verimesh.js', import.meta.url))
+/** The devnet's default model: a seeded synthetic one (docs/engine-spec.md), made once. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../../.verimesh/models/synthetic-small-seed42-2p', import.meta.url))
 
 export interface DevnetOptions {
   nodes: number
@@ -34,6 +37,8 @@ export interface DevnetOptions {
   override?: (index: number, config: NodeConfig) => NodeConfig
   /** Called for every progress step ("chain up", "node-1 ready", ...). */
   onProgress?: (message: string) => void
+  /** A model package to serve instead of the default synthetic one. */
+  model?: { path: string, id?: string }
 }
 
 export interface DevnetNode {
@@ -69,12 +74,17 @@ export class Devnet {
   readonly nodes: DevnetNode[] = []
   /** Funded dev account for the demo client (never a node operator). */
   readonly clientKey: string
-  readonly modelId = DEFAULT_MODEL_ID
+  readonly modelId: string
+  readonly modelPath: string
+  readonly shardCount: number
   readonly #opts: DevnetOptions
   #stopping: Promise<void> | undefined
 
-  private constructor (opts: DevnetOptions, chain: EmbeddedChain, settlement: string) {
+  private constructor (opts: DevnetOptions, chain: EmbeddedChain, settlement: string, model: { path: string, id: string, shards: number }) {
     this.#opts = opts
+    this.modelId = model.id
+    this.modelPath = model.path
+    this.shardCount = model.shards
     this.chain = chain
     this.settlement = settlement
     this.clientKey = chain.accounts[opts.nodes + 1]!.privateKey
@@ -86,6 +96,14 @@ export class Devnet {
     }
     const progress = opts.onProgress ?? (() => {})
     await mkdir(opts.dir, { recursive: true })
+    let modelPath = opts.model?.path
+    if (modelPath === undefined) {
+      progress('preparing the default synthetic model (made once, then reused)')
+      modelPath = await ensureSynthPackage(DEFAULT_MODEL_DIR, { dims: 'small', seed: 42, parts: 2 })
+    }
+    const manifest = await readManifest(modelPath)
+    progress(`model ${manifest.name}: ${manifest.shards.length} shards, root 0x${manifest.root.slice(0, 16)}…`)
+    const model = { path: modelPath, id: opts.model?.id ?? (opts.model === undefined ? DEFAULT_MODEL_ID : manifest.name), shards: manifest.shards.length }
     // Account 0 deploys, 1..N operate nodes, N+1 is the demo client.
     const chain = await startEmbeddedChain({ accounts: opts.nodes + 2 })
     progress(`chain up at ${chain.url} (chain id ${chain.chainId})`)
@@ -98,7 +116,7 @@ export class Devnet {
       const settlement = await deploySettlement(deployer, { validators: operators.map((a) => a.address), threshold: quorumSize })
       provider.destroy()
       progress(`settlement contract at ${settlement}`)
-      devnet = new Devnet(opts, chain, settlement)
+      devnet = new Devnet(opts, chain, settlement, model)
       await devnet.#startNodes(quorumSize)
       return devnet
     } catch (err) {
@@ -109,7 +127,6 @@ export class Devnet {
   }
 
   configFor (index: number, quorumSize: number, bootstrap: string[]): NodeConfig {
-    const spec = DEFAULT_TOY_MODEL
     const operator = this.chain.accounts[index + 1]!
     const stakes: Record<string, string> = {}
     // Distinct stakes so the router's choice is visible in the demo output.
@@ -120,11 +137,11 @@ export class Devnet {
       operatorKey: operator.privateKey,
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap,
-      model: { id: this.modelId, spec: { ...spec, shards: spec.shards.map(([a, b]) => [a, b] as [number, number]) } },
+      model: { id: this.modelId, path: this.modelPath },
       roles: {
         router: { impl: 'score', quorumSize, maxAttempts: 3, stallMs: this.#opts.stallMs ?? 3000, pricePerTokenWei: '1000000000' },
-        executor: { impl: 'pipeline', shards: devnetShards(index, this.#opts.nodes, spec.shards.length), threads: 1 },
-        quorum: { impl: 'reexec' },
+        executor: { impl: 'pipeline', shards: devnetShards(index, this.#opts.nodes, this.shardCount), backend: 'auto', threads: 1 },
+        quorum: { impl: 'reexec', backend: 'auto', threads: 1 },
         settler: { impl: 'chain' }
       },
       chain: { rpcUrl: this.chain.url, chainId: this.chain.chainId, settlement: this.settlement },

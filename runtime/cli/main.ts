@@ -225,7 +225,8 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
         prompt,
         maxTokens: intFlag(values['max-tokens'], 'max-tokens', 16),
         temperatureMilli: Math.round(temperature * 1000),
-        topK: temperature === 0 ? 1 : 8,
+        topK: temperature === 0 ? 1 : 40,
+        topPMilli: temperature === 0 ? 1000 : 950,
         seed: BigInt(intFlag(values.seed, 'seed', 7)),
         verification: 'quorum'
       })

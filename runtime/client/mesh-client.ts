@@ -16,6 +16,7 @@ export interface InferParams {
   maxTokens?: number
   temperatureMilli?: number
   topK?: number
+  topPMilli?: number
   seed?: bigint
   feeCapWei?: bigint
   latencyBoundMs?: number
@@ -75,6 +76,7 @@ export class MeshClient {
       maxTokens: p.maxTokens ?? 16,
       temperatureMilli: p.temperatureMilli ?? 0,
       topK: p.topK ?? 1,
+      topPMilli: p.topPMilli ?? 1000,
       seed: (p.seed ?? 0n).toString(),
       feeCap: (p.feeCapWei ?? 10n ** 15n).toString(),
       latencyBoundMs,

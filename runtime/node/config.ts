@@ -2,6 +2,7 @@
 // which model, which chain. Validated on load; every problem names its field.
 
 import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { VerimeshError } from '../errors.js'
@@ -11,14 +12,14 @@ import { Decimal, EthAddress, Hex32 } from '../protocol/messages.js'
 const Impl = Type.String({ minLength: 1 })
 const RoleSection = () => Type.Object({ impl: Impl }, { additionalProperties: true })
 
-export const ToyModelSpecSchema = Type.Object({
-  family: Type.Literal('toy-int8'),
-  seed: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
-  vocab: Type.Integer({ minimum: 2, maximum: 4096 }),
-  dim: Type.Integer({ minimum: 1, maximum: 4096 }),
-  layers: Type.Integer({ minimum: 1, maximum: 1024 }),
-  shards: Type.Array(Type.Tuple([Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 1 })]), { minItems: 1 })
-}, { additionalProperties: false })
+/** Which kernels run the integer engine (docs/engine-spec.md): same bytes whichever. */
+const EngineSection = {
+  /** 'auto': the native addon when it loads, else the JS pool; 'native' fails without it. */
+  backend: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('js')], { default: 'auto' }),
+  /** Native kernel path: auto | scalar | avx2 | avx512vnni | amx | cuda. */
+  kernel: Type.Optional(Type.String({ minLength: 1 })),
+  threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 }))
+}
 
 export const NodeConfigSchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 64 }),
@@ -29,9 +30,13 @@ export const NodeConfigSchema = Type.Object({
   listen: Type.Array(Type.String(), { default: ['/ip4/127.0.0.1/tcp/0'] }),
   bootstrap: Type.Array(Type.String(), { default: [] }),
   model: Type.Object({
+    /** The name requests use. */
     id: Type.String({ minLength: 1, maxLength: 128 }),
-    spec: ToyModelSpecSchema
-  }),
+    /** A model package directory (docs/model-format.md); relative to the config file. */
+    path: Type.String({ minLength: 1 }),
+    /** When set, the node refuses a package whose model root differs. */
+    root: Type.Optional(Hex32)
+  }, { additionalProperties: false }),
   roles: Type.Object({
     router: Type.Optional(Type.Object({
       impl: Impl,
@@ -44,10 +49,10 @@ export const NodeConfigSchema = Type.Object({
     executor: Type.Optional(Type.Object({
       impl: Impl,
       shards: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
-      threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 }))
+      ...EngineSection
     }, { additionalProperties: true })),
     prover: Type.Optional(RoleSection()),
-    quorum: Type.Optional(RoleSection()),
+    quorum: Type.Optional(Type.Object({ impl: Impl, ...EngineSection }, { additionalProperties: true })),
     settler: Type.Optional(RoleSection())
   }, { additionalProperties: false }),
   chain: Type.Union([Type.Null(), Type.Object({
@@ -92,10 +97,6 @@ export function parseConfig (raw: unknown, source = 'config'): NodeConfig {
     throw new VerimeshError('CONFIG_INVALID', `${source} is invalid: ${detail}`, { source, errors: errors.map((e) => ({ path: e.path, message: e.message })) })
   }
   const cfg = withDefaults as NodeConfig
-  const shards = cfg.model.spec.shards.length
-  for (const s of cfg.roles.executor?.shards ?? []) {
-    if (s >= shards) throw new VerimeshError('CONFIG_INVALID', `${source}: roles.executor.shards names shard ${s}, model has ${shards}`, { source, shard: s })
-  }
   if (cfg.roles.settler !== undefined && cfg.chain === null) {
     throw new VerimeshError('CONFIG_INVALID', `${source}: the settler role needs a chain section`, { source })
   }
@@ -115,7 +116,8 @@ export async function loadConfig (file: string): Promise<NodeConfig> {
   } catch (err) {
     throw new VerimeshError('CONFIG_INVALID', `config ${file} is not valid JSON: ${(err as Error).message}`, { file })
   }
-  return parseConfig(raw, file)
+  const cfg = parseConfig(raw, file)
+  return { ...cfg, model: { ...cfg.model, path: path.resolve(path.dirname(file), cfg.model.path) } }
 }
 
 /** The chain id requests are signed for. */

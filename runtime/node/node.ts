@@ -9,6 +9,7 @@ import type { VerimeshLibp2p } from '../net/libp2p.js'
 import { VerimeshError } from '../errors.js'
 import { ROLE_NAMES, rolePath, type RoleInstance, type RoleName } from '../../actors/roles.js'
 import { resolveRole } from '../../actors/registry.js'
+import { openModel } from '../../actors/engine/open-model.js'
 import type { NodeConfig } from './config.js'
 import { HeartbeatService } from './heartbeat.js'
 import { createLogger, type Logger, type LogLevel } from './logger.js'
@@ -40,6 +41,8 @@ export interface RunningNode {
 export async function startNode (config: NodeConfig, opts: StartNodeOptions = {}): Promise<RunningNode> {
   const operator = new Wallet(config.operatorKey)
   const baseLogger = opts.logger ?? createLogger({ level: config.log.level as LogLevel })
+  // The model first: a missing or corrupt package fails the node before it joins the mesh.
+  const model = await openModel(config.model)
   const peer = await startPeer({
     ...(config.identitySeed === undefined ? {} : { identitySeed: config.identitySeed }),
     listen: config.listen,
@@ -103,7 +106,7 @@ export async function startNode (config: NodeConfig, opts: StartNodeOptions = {}
       const section = config.roles[role]!
       const mod = await resolveRole(role, section.impl, baseDir)
       const { impl: _impl, ...options } = section as Record<string, unknown>
-      const instance = await mod.create({ system, config, options, operator, mesh, logger: logger.child({ role }), metrics })
+      const instance = await mod.create({ system, config, options, operator, mesh, logger: logger.child({ role }), metrics, model })
       instances.push(instance)
       system.spawn(rolePath(role).slice('/user/'.length), instance.factory)
       logger.info({ role, impl: mod.name }, 'role started')

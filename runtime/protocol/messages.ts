@@ -22,8 +22,12 @@ export const InferenceRequestSchema = Type.Object({
   model: Type.String({ minLength: 1, maxLength: 128 }),
   prompt: Type.String({ maxLength: 16384 }),
   maxTokens: Type.Integer({ minimum: 1, maximum: 4096 }),
-  temperatureMilli: Type.Integer({ minimum: 0, maximum: 10000 }),
-  topK: Type.Integer({ minimum: 1, maximum: 1024 }),
+  /** 0 = greedy, else 10…10000 (1000 = temperature 1.0); docs/engine-spec.md §3. */
+  temperatureMilli: Type.Union([Type.Literal(0), Type.Integer({ minimum: 10, maximum: 10000 })]),
+  /** 0 = no limit. */
+  topK: Type.Integer({ minimum: 0, maximum: 1 << 20 }),
+  /** Nucleus sampling in thousandths; 1000 = off. */
+  topPMilli: Type.Integer({ minimum: 1, maximum: 1000 }),
   seed: Decimal,
   feeCap: Decimal,
   latencyBoundMs: Type.Integer({ minimum: 1, maximum: 3_600_000 }),
@@ -36,8 +40,12 @@ export const InferenceRequestSchema = Type.Object({
 export type InferenceRequest = Static<typeof InferenceRequestSchema>
 
 export const SamplingSchema = Type.Object({
-  temperatureMilli: Type.Integer({ minimum: 0, maximum: 10000 }),
-  topK: Type.Integer({ minimum: 1, maximum: 1024 }),
+  /** 0 = greedy, else 10…10000 (1000 = temperature 1.0); docs/engine-spec.md §3. */
+  temperatureMilli: Type.Union([Type.Literal(0), Type.Integer({ minimum: 10, maximum: 10000 })]),
+  /** 0 = no limit. */
+  topK: Type.Integer({ minimum: 0, maximum: 1 << 20 }),
+  /** Nucleus sampling in thousandths; 1000 = off. */
+  topPMilli: Type.Integer({ minimum: 1, maximum: 1000 }),
   seed: Decimal
 }, { additionalProperties: false })
 

@@ -13,6 +13,7 @@ export const REQUEST_TYPES = {
     { name: 'maxTokens', type: 'uint32' },
     { name: 'temperatureMilli', type: 'uint32' },
     { name: 'topK', type: 'uint32' },
+    { name: 'topPMilli', type: 'uint32' },
     { name: 'seed', type: 'uint64' },
     { name: 'feeCap', type: 'uint256' },
     { name: 'latencyBoundMs', type: 'uint32' },

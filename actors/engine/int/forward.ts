@@ -122,7 +122,7 @@ export function allocKv (layers: number, d: ModelDims, shared = false): KvBuffer
 export function runShard (w: ShardWeights, kv: KvBuffers, pos: number, input: ShardInputArrays): ShardOutput {
   const d = w.config.dims
   const n = input.kind === 'tokens' ? input.tokens.length : input.acts.positions
-  checkInput(w, pos, n, input)
+  checkShardInput(w, pos, n, input)
   const blocks = d.dim / 32
   const outQ = new Int8Array(n * d.dim)
   const outS = new Int32Array(n * blocks)
@@ -260,7 +260,7 @@ function layer (w: ShardWeights, L: QLayer, l: number, cache: KvBuffers, x: Int3
   for (let i = 0; i < d.dim; i++) x[i] = sat32(x[i]! + down[i]!)
 }
 
-function checkInput (w: ShardWeights, pos: number, n: number, input: ShardInputArrays): void {
+export function checkShardInput (w: ShardWeights, pos: number, n: number, input: ShardInputArrays): void {
   const d = w.config.dims
   if (n < 1) throw new VerimeshError('ENGINE_INPUT_INVALID', 'a step needs at least one position')
   if (!Number.isInteger(pos) || pos < 0 || pos + n > d.context) {
