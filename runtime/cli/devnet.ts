@@ -77,14 +77,18 @@ export class Devnet {
   readonly modelId: string
   readonly modelPath: string
   readonly shardCount: number
+  readonly modelRoot: string
+  readonly modelSynthetic: boolean
   readonly #opts: DevnetOptions
   #stopping: Promise<void> | undefined
 
-  private constructor (opts: DevnetOptions, chain: EmbeddedChain, settlement: string, model: { path: string, id: string, shards: number }) {
+  private constructor (opts: DevnetOptions, chain: EmbeddedChain, settlement: string, model: { path: string, id: string, shards: number, root: string, synthetic: boolean }) {
     this.#opts = opts
     this.modelId = model.id
     this.modelPath = model.path
     this.shardCount = model.shards
+    this.modelRoot = model.root
+    this.modelSynthetic = model.synthetic
     this.chain = chain
     this.settlement = settlement
     this.clientKey = chain.accounts[opts.nodes + 1]!.privateKey
@@ -103,7 +107,7 @@ export class Devnet {
     }
     const manifest = await readManifest(modelPath)
     progress(`model ${manifest.name}: ${manifest.shards.length} shards, root 0x${manifest.root.slice(0, 16)}…`)
-    const model = { path: modelPath, id: opts.model?.id ?? (opts.model === undefined ? DEFAULT_MODEL_ID : manifest.name), shards: manifest.shards.length }
+    const model = { path: modelPath, id: opts.model?.id ?? (opts.model === undefined ? DEFAULT_MODEL_ID : manifest.name), shards: manifest.shards.length, root: '0x' + manifest.root, synthetic: manifest.synthetic === true }
     // Account 0 deploys, 1..N operate nodes, N+1 is the demo client.
     const chain = await startEmbeddedChain({ accounts: opts.nodes + 2 })
     progress(`chain up at ${chain.url} (chain id ${chain.chainId})`)

@@ -259,7 +259,7 @@ function printResult (out: (l: string) => void, r: InferResultMsg, devnet: Devne
   const nameOfOperator = (op: string): string => devnet.nodes.find((n) => n.config.operatorKey !== undefined && new Wallet(n.config.operatorKey).address.toLowerCase() === op.toLowerCase())?.name ?? op
   out(`  request id   ${r.requestId}`)
   out(`  output       ${JSON.stringify(r.text)}  (${r.tokens.length} tokens: ${r.tokens.join(' ')})`)
-  out(`  model        ${devnet.modelId} — a seeded random toy model (int8, 2 shards), not a trained one`)
+  out(`  model        ${devnet.modelId}, ${devnet.shardCount} shards, root ${devnet.modelRoot}${devnet.modelSynthetic ? ' — synthetic: seeded random int8 weights, not a trained model, so the text is noise' : ''}`)
   out(`  route        ${r.route.map((h) => `shard ${h.shard} → ${nameOf(h.peer)}`).join(', ')}  (backend ${r.backend}, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`)
   out(`  output hash  ${r.outputHash}`)
   out(`  trace hash   ${r.traceHash}`)
