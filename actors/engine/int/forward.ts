@@ -171,6 +171,8 @@ export class ReferenceShard {
 
   forward (session: string, pos: number, input: ShardInputArrays): ShardOutput {
     const w = this.#w
+    // Validate before touching the session table: a refused step leaves no trace.
+    checkShardInput(w, pos, input.kind === 'tokens' ? input.tokens.length : input.acts.positions, input)
     let s = this.#sessions.get(session)
     if (s === undefined) {
       if (pos !== 0) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is unknown here; it must start at position 0, not ${pos}`, { session, pos })
