@@ -4,12 +4,13 @@
 // integer inference: llama.cpp's numerics are its own.
 
 import { VerimeshError } from '../../../runtime/errors.js'
-import type { ModelConfig, QEmbedding, QLinear, ShardWeights } from '../int/types.js'
+import type { FloatModel, ModelConfig, QEmbedding, QLinear, ShardWeights } from '../int/types.js'
 import type { GgufValue } from './gguf.js'
 import { writeGguf, type GgufTensorToWrite, type GgufWriteType } from './gguf-write.js'
 import { loadShard, readManifest, readTokenizerFile, type Manifest } from './package.js'
 import { LINEARS, linearShapes, type LinearKey } from './tensors.js'
 import { tokenizerToGguf } from './tokenizer-gguf.js'
+import type { TokenizerSpec } from './tokenizer-spec.js'
 
 export type ExportType = 'q8_0' | 'f16' | 'bf16' | 'f32'
 
@@ -167,4 +168,69 @@ export async function exportGguf (dir: string, file: string, opts: ExportGgufOpt
     onTensor: (i, n, name, b) => { bytes += b; opts.onTensor?.(i, n, name, bytes, (performance.now() - t0) / 1000) }
   })
   return { bytes: r.bytes, tensors: tensors.length }
+}
+
+export interface FloatModelGgufOptions {
+  readonly architecture?: 'llama' | 'qwen2'
+  readonly name?: string
+  /** Storage type per GGUF tensor name (default F32). */
+  readonly typeOf?: (name: string) => GgufWriteType
+  readonly tokenizer: TokenizerSpec
+  /** Leave out output.weight: the output head is tied to token_embd. */
+  readonly tiedOutput?: boolean
+  readonly context?: number
+  readonly extraMetadata?: ReadonlyArray<readonly [string, GgufValue]>
+  readonly alignment?: number
+  readonly version?: 2 | 3
+}
+
+/**
+ * A float model as a GGUF of the given architecture, the way llama.cpp's converter lays
+ * it out. Used to build import fixtures and to publish synthetic models' float twins.
+ */
+export async function writeFloatModelGguf (file: string, m: FloatModel, opts: FloatModelGgufOptions): Promise<{ bytes: number }> {
+  const arch = opts.architecture ?? 'llama'
+  const d = m.config.dims
+  const u32 = (v: number): GgufValue => ({ type: 'u32', value: v })
+  const f32 = (v: number): GgufValue => ({ type: 'f32', value: v })
+  const typeOf = opts.typeOf ?? (() => 'F32')
+  const metadata: Array<readonly [string, GgufValue]> = [
+    ['general.architecture', { type: 'string', value: arch }],
+    ['general.name', { type: 'string', value: opts.name ?? 'float-model' }],
+    [`${arch}.context_length`, u32(opts.context ?? d.context)],
+    [`${arch}.embedding_length`, u32(d.dim)],
+    [`${arch}.block_count`, u32(d.layers)],
+    [`${arch}.feed_forward_length`, u32(d.ffn)],
+    [`${arch}.attention.head_count`, u32(d.heads)],
+    [`${arch}.attention.head_count_kv`, u32(d.kvHeads)],
+    [`${arch}.attention.key_length`, u32(d.headDim)],
+    [`${arch}.attention.value_length`, u32(d.headDim)],
+    [`${arch}.rope.dimension_count`, u32(d.headDim)],
+    [`${arch}.rope.freq_base`, f32(m.config.ropeTheta)],
+    [`${arch}.attention.layer_norm_rms_epsilon`, f32(m.config.eps)],
+    ...tokenizerToGguf(opts.tokenizer, d.vocab),
+    ...(opts.extraMetadata ?? [])
+  ]
+  const tensors: GgufTensorToWrite[] = []
+  const add = (name: string, dims: number[], x: Float32Array, norm = false): void => {
+    tensors.push({ name, dims, type: norm ? 'F32' : typeOf(name), data: () => x })
+  }
+  add('token_embd.weight', [d.dim, d.vocab], m.embedding)
+  m.layers.forEach((layer, l) => {
+    add(`blk.${l}.attn_norm.weight`, [d.dim], layer.attnNorm, true)
+    for (const [key, name] of LINEARS) {
+      if (key === 'wGate') add(`blk.${l}.ffn_norm.weight`, [d.dim], layer.ffnNorm, true)
+      const w = layer[key]
+      add(`blk.${l}.${name}.weight`, [w.cols, w.rows], w.w)
+      if (w.bias !== undefined) add(`blk.${l}.${name}.bias`, [w.rows], w.bias, true)
+    }
+  })
+  add('output_norm.weight', [d.dim], m.outputNorm, true)
+  if (opts.tiedOutput !== true) add('output.weight', [d.dim, d.vocab], m.output.w)
+  return await writeGguf(file, {
+    metadata,
+    tensors,
+    ...(opts.alignment !== undefined ? { alignment: opts.alignment } : {}),
+    ...(opts.version !== undefined ? { version: opts.version } : {})
+  })
 }

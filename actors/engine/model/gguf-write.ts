@@ -10,14 +10,19 @@ export type GgufWriteType = 'F32' | 'F16' | 'BF16' | 'Q8_0'
 
 const TYPE_IDS: Readonly<Record<GgufWriteType, number>> = { F32: GgmlType.F32, F16: GgmlType.F16, BF16: GgmlType.BF16, Q8_0: GgmlType.Q8_0 }
 
-export interface GgufTensorToWrite {
+export type GgufTensorToWrite = {
   readonly name: string
   /** ggml order: [cols, rows] for a matrix. */
   readonly dims: readonly number[]
+} & ({
   readonly type: GgufWriteType
   /** The values in row-major order; called once, when the tensor's turn comes. */
   readonly data: () => Float32Array | Promise<Float32Array>
-}
+} | {
+  /** Already-encoded data of any ggml type (test fixtures of types we cannot produce). */
+  readonly ggmlType: number
+  readonly raw: () => Uint8Array
+})
 
 export interface WriteGgufOptions {
   readonly metadata: ReadonlyArray<readonly [string, GgufValue]>
@@ -170,15 +175,17 @@ export async function writeGguf (file: string, opts: WriteGgufOptions): Promise<
   const offsets: number[] = []
   for (const t of opts.tensors) {
     const elements = t.dims.reduce((a, b) => a * b, 1)
-    const block = GGML_TYPES[TYPE_IDS[t.type]]!.block
-    if (t.dims[0]! % block !== 0) throw new VerimeshError('MODEL_INVALID', `tensor ${t.name}: rows of ${t.dims[0]} cannot be stored as ${t.type} (block ${block})`, { tensor: t.name })
+    const typeId = 'raw' in t ? t.ggmlType : TYPE_IDS[t.type]
+    const info = GGML_TYPES[typeId]
+    if (info === undefined) throw new VerimeshError('INTERNAL', `tensor ${t.name}: unknown ggml type ${typeId}`)
+    if (t.dims[0]! % info.block !== 0) throw new VerimeshError('MODEL_INVALID', `tensor ${t.name}: rows of ${t.dims[0]} cannot be stored as ${info.name} (block ${info.block})`, { tensor: t.name })
     h.string(t.name)
     h.u32(t.dims.length)
     for (const d of t.dims) h.u64(d)
-    h.u32(TYPE_IDS[t.type])
+    h.u32(typeId)
     h.u64(offset)
     offsets.push(offset)
-    offset = alignUp(offset + tensorBytes(t.type, elements), alignment)
+    offset = alignUp(offset + elements / info.block * info.bytes, alignment)
   }
   const header = h.bytes()
   const dataStart = alignUp(header.length, alignment)
@@ -188,10 +195,17 @@ export async function writeGguf (file: string, opts: WriteGgufOptions): Promise<
   try {
     await writeAll(fh, header, 0)
     for (const [i, t] of opts.tensors.entries()) {
-      const x = await t.data()
       const elements = t.dims.reduce((a, b) => a * b, 1)
-      if (x.length !== elements) throw new VerimeshError('INTERNAL', `tensor ${t.name}: ${x.length} values for dims [${t.dims.join(', ')}]`)
-      const bytes = encodeTensor(t.type, x)
+      let bytes: Uint8Array
+      if ('raw' in t) {
+        bytes = t.raw()
+        const info = GGML_TYPES[t.ggmlType]!
+        if (bytes.length !== elements / info.block * info.bytes) throw new VerimeshError('INTERNAL', `tensor ${t.name}: ${bytes.length} bytes for dims [${t.dims.join(', ')}] of ${info.name}`)
+      } else {
+        const x = await t.data()
+        if (x.length !== elements) throw new VerimeshError('INTERNAL', `tensor ${t.name}: ${x.length} values for dims [${t.dims.join(', ')}]`)
+        bytes = encodeTensor(t.type, x)
+      }
       await writeAll(fh, bytes, dataStart + offsets[i]!)
       total = dataStart + offsets[i]! + bytes.length
       opts.onTensor?.(i + 1, opts.tensors.length, t.name, bytes.length)

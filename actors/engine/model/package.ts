@@ -96,8 +96,9 @@ export function shardCosts (config: ModelConfig, hasBias: (linear: string) => bo
 
 /**
  * Contiguous layer ranges for `parts` shards minimising the largest shard in bytes
- * (the first also holds the embedding, the last the output head). Ties prefer
- * larger earlier shards, so equal layers split as 3+3+2, not 2+3+3.
+ * (the first also holds the embedding, the last the output head); among those, the
+ * most even in bytes, then in layer counts (least sums of squares); remaining ties give
+ * earlier shards more layers, so 8 equal layers split 3+3+2.
  */
 export function balancedRanges (layers: number, parts: number, cost?: { layer: (l: number) => number, first: number, last: number }): Array<[number, number]> {
   if (!Number.isInteger(parts) || parts < 1 || parts > layers) {
@@ -107,21 +108,42 @@ export function balancedRanges (layers: number, parts: number, cost?: { layer: (
   const prefix = [0]
   for (let l = 0; l < layers; l++) prefix.push(prefix[l]! + c.layer(l))
   const load = (a: number, b: number): number => prefix[b]! - prefix[a]! + (a === 0 ? c.first : 0) + (b === layers ? c.last : 0)
-  // best[k][i]: smallest max load cutting layers [0, i) into k shards; cut[k][i]: start of the k-th.
-  const best: number[][] = [[0, ...new Array<number>(layers).fill(Infinity)]]
-  const cut: number[][] = [[]]
-  for (let k = 1; k <= parts; k++) {
-    const row = new Array<number>(layers + 1).fill(Infinity)
-    const from = new Array<number>(layers + 1).fill(-1)
-    for (let i = k; i <= layers; i++) {
-      for (let j = i - 1; j >= k - 1; j--) {
-        const v = Math.max(best[k - 1]![j]!, load(j, i))
-        if (v < row[i]!) { row[i] = v; from[i] = j }
-      }
+  // Dynamic programme over (k shards, first i layers) with a score per cut, compared
+  // lexicographically: [largest shard, Σ (bytes / largest)², Σ layers²].
+  type Score = [number, number, number]
+  const less = (a: Score, b: Score): boolean => {
+    for (let i = 0; i < 3; i++) {
+      const tol = 1e-9 * Math.max(Math.abs(a[i]!), Math.abs(b[i]!))
+      if (a[i]! < b[i]! - tol) return true
+      if (a[i]! > b[i]! + tol) return false
     }
-    best.push(row)
-    cut.push(from)
+    return false
   }
+  const solve = (cap: number, byMax: boolean): { best: Score | undefined, cut: number[][] } => {
+    let best: Array<Score | undefined> = [[0, 0, 0], ...new Array<undefined>(layers).fill(undefined)]
+    const cut: number[][] = [[]]
+    for (let k = 1; k <= parts; k++) {
+      const row = new Array<Score | undefined>(layers + 1).fill(undefined)
+      const from = new Array<number>(layers + 1).fill(-1)
+      for (let i = k; i <= layers; i++) {
+        for (let j = i - 1; j >= k - 1; j--) {
+          const prev = best[j]
+          const seg = load(j, i)
+          if (prev === undefined || seg > cap) continue
+          const v: Score = [byMax ? Math.max(prev[0], seg) : 0, prev[1] + (seg / cap) ** 2, prev[2] + (i - j) ** 2]
+          if (row[i] === undefined || less(v, row[i]!)) { row[i] = v; from[i] = j }
+        }
+      }
+      best = row
+      cut.push(from)
+    }
+    return { best: best[layers], cut }
+  }
+  // First the smallest possible maximum; then, among cuts under it, the most even (the
+  // maximum leaves the comparison there: a prefix with a lower maximum is no better
+  // once the final one is fixed).
+  const maxLoad = solve(load(0, layers), true).best![0]
+  const { cut } = solve(maxLoad, false)
   const ranges: Array<[number, number]> = []
   let end = layers
   for (let k = parts; k >= 1; k--) {
