@@ -12,6 +12,10 @@
         'native/src/cpu_features.cc',
         'native/src/dispatch.cc',
         'native/src/gpu.cc',
+        'native/src/engine/bindings.cc',
+        'native/src/engine/cpu_runner.cc',
+        'native/src/engine/gemm.cc',
+        'native/src/engine/thread_pool.cc',
       ],
       # node_addon_api_except: include path + NAPI_CPP_EXCEPTIONS + drops -fno-exceptions
       'dependencies': [
@@ -26,7 +30,8 @@
       # Node's common.gypi asks for gnu++17; we want plain ISO C++17.
       'cflags_cc!': [ '-std=gnu++17' ],
       'cflags_cc': [ '-std=c++17' ],
-      'cflags': [ '-fvisibility=hidden' ],
+      # -Wno-uninitialized: GCC 12 warns falsely inside AVX-512 reduction intrinsics.
+      'cflags': [ '-fvisibility=hidden', '-Wno-uninitialized' ],
       'conditions': [
         [ 'target_arch=="x64"', {
           # Portable baseline. Never a host-tuned -march: the binary must run on any

@@ -9,6 +9,7 @@
 
 #include "cpu_features.h"
 #include "dispatch.h"
+#include "engine/bindings.h"
 #include "gpu.h"
 
 // Set by the build system (binding.gyp / CMakeLists.txt), so that a report
@@ -161,6 +162,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
     exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
     exports.Set("gpuSelfTest",  Napi::Function::New(env, GpuSelfTest,  "gpuSelfTest"));
+    vm_engine_register(env, exports);   // NativeShard, gemmS8, gemmS8Bench, kernels
     return exports;
 }
 
