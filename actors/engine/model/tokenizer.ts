@@ -280,9 +280,17 @@ class SpmTokenizer extends VocabTokenizer {
   }
 
   override decode (ids: readonly number[], opts: DecodeOptions = {}): string {
-    const text = super.decode(ids, opts)
-    // The space the encoder put in front of the text is not part of it.
-    return this.spec.addSpacePrefix && text.startsWith(' ') ? text.slice(1) : text
+    // The space the encoder put in front of the text is not part of it: drop it from the
+    // first piece of text (SentencePiece's rule; control tokens do not count).
+    let strip = this.spec.addSpacePrefix
+    const parts = ids.map((id) => {
+      const bytes = this.pieceBytes(id, opts)
+      const t = this.spec.types[id]
+      if (!strip || t === TokenType.CONTROL || t === TokenType.UNUSED || bytes.length === 0) return bytes
+      strip = false
+      return bytes[0] === 0x20 ? bytes.subarray(1) : bytes
+    })
+    return utf8Decoder.decode(concatBytes(parts))
   }
 }
 
