@@ -17,12 +17,16 @@ import { openModel } from '../actors/engine/open-model.js'
 import { generateLocally } from '../actors/engine/generate.js'
 import { isVerimeshError } from '../runtime/errors.js'
 import type { NodeConfig } from '../runtime/node/config.js'
+import { writeSynthPackage } from '../actors/engine/synth-package.js'
 
 const logger = silentLogger()
 
 async function withDevnet (override: ((i: number, c: NodeConfig) => NodeConfig) | undefined, fn: (d: Devnet, c: MeshClient) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'verimesh-e2e-'))
-  const devnet = await Devnet.start({ nodes: 3, dir, logger, stallMs: 1500, heartbeatMs: 250, ...(override === undefined ? {} : { override }) })
+  // The tiny synthetic model keeps the test quick on the JS fallback too.
+  const modelDir = path.join(dir, 'model')
+  await writeSynthPackage(modelDir, { dims: 'tiny', seed: 42, parts: 2 })
+  const devnet = await Devnet.start({ nodes: 3, dir, logger, stallMs: 1500, heartbeatMs: 250, model: { path: modelDir, id: 'tiny' }, ...(override === undefined ? {} : { override }) })
   const client = await MeshClient.connect({ logger, chainId: devnet.chain.chainId })
   try {
     for (const n of devnet.nodes) await client.addPeer(n.peerId, n.addrs)

@@ -37,7 +37,7 @@ test('attestations bind a validator to one receipt', async (t) => {
 test('config: defaults applied, errors name the field', (t) => {
   const base = {
     name: 'n', operatorKey: '0x' + '11'.repeat(32),
-    model: { id: 'm', spec: { family: 'toy-int8', seed: 1, vocab: 256, dim: 8, layers: 2, shards: [[0, 1], [1, 2]] } },
+    model: { id: 'm', path: '/models/m' },
     roles: { executor: { impl: 'pipeline', shards: [1] } }
   }
   const cfg = parseConfig(base)
@@ -46,7 +46,8 @@ test('config: defaults applied, errors name the field', (t) => {
   const e1 = t.throws(() => parseConfig({ ...base, operatorKey: 'nope' }))
   t.true(isVerimeshError(e1, 'CONFIG_INVALID'))
   t.regex(e1.message, /\/operatorKey/)
-  t.regex(t.throws(() => parseConfig({ ...base, roles: { executor: { impl: 'pipeline', shards: [2] } } })).message, /names shard 2/)
+  t.is(cfg.roles.executor?.backend, 'auto')
+  t.regex(t.throws(() => parseConfig({ ...base, roles: { executor: { impl: 'pipeline', shards: [1], backend: 'gpu' } } })).message, /\/roles\/executor\/backend/)
   t.regex(t.throws(() => parseConfig({ ...base, roles: { settler: { impl: 'chain' } } })).message, /needs a chain/)
   t.regex(t.throws(() => parseConfig({ ...base, bogus: 1 })).message, /invalid/)
 })

@@ -109,8 +109,9 @@ export class ScoreRouter implements Actor {
       const now = Date.now()
       if (request.deadline <= now) throw new VerimeshError('REQUEST_INVALID', 'request deadline has passed', { deadline: request.deadline, now })
       const { model } = this.#deps
+      // Checked on the text: a tokenizer that adds BOS never returns an empty prompt.
+      if (request.prompt.length === 0) throw new VerimeshError('REQUEST_INVALID', 'prompt is empty')
       const prompt = model.encode(request.prompt)
-      if (prompt.length === 0) throw new VerimeshError('REQUEST_INVALID', 'prompt is empty')
       if (prompt.length + request.maxTokens > model.config.dims.context) {
         throw new VerimeshError('REQUEST_INVALID', `prompt (${prompt.length} tokens) plus maxTokens (${request.maxTokens}) exceeds the model's context of ${model.config.dims.context}`, { promptTokens: prompt.length, maxTokens: request.maxTokens })
       }

@@ -19,7 +19,7 @@ export interface SynthOptions {
 
 /** Named dimension presets for `verimesh model synth --dims`. */
 export const DIM_PRESETS: Readonly<Record<string, ModelDims>> = {
-  tiny: { vocab: 259, dim: 64, layers: 4, heads: 4, kvHeads: 2, headDim: 16, ffn: 128, context: 256 },
+  tiny: { vocab: 259, dim: 64, layers: 4, heads: 4, kvHeads: 2, headDim: 16, ffn: 128, context: 1024 },
   small: { vocab: 259, dim: 256, layers: 8, heads: 8, kvHeads: 4, headDim: 32, ffn: 704, context: 512 },
   smol: { vocab: 49152, dim: 576, layers: 30, heads: 9, kvHeads: 3, headDim: 64, ffn: 1536, context: 2048 },
   tinyllama: { vocab: 32000, dim: 2048, layers: 22, heads: 32, kvHeads: 4, headDim: 64, ffn: 5632, context: 2048 }
