@@ -1,5 +1,6 @@
 // The `verimesh` command. Each subcommand parses its own flags and prints its own help.
 
+import { runModelCommand } from './model.js'
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { Wallet } from 'ethers'
@@ -18,6 +19,8 @@ Usage:
   verimesh devnet [--nodes N]           local chain + N node processes, until Ctrl-C
   verimesh demo [--once]                devnet plus one signed request, printed step by step
   verimesh info                         native addon capabilities (CPU features, GPU)
+  verimesh model <synth|import|info|shard|export-gguf> ...
+                                        model packages: create, import GGUF, inspect, reshard
   verimesh help <command>               help for one command
 
 Logs are JSON lines on stdout. Exit codes: 0 ok, 1 runtime failure, 2 usage error.
@@ -34,7 +37,7 @@ docs/configuration.md and the files a devnet writes to .verimesh/devnet/.
 Options:
   --config <file>   node configuration (required)
 `,
-  devnet: `verimesh devnet [--nodes N] [--dir DIR] [--verbose]
+  devnet: `verimesh devnet [--nodes N] [--dir DIR] [--model DIR] [--verbose]
 
 Starts an embedded EVM chain served over JSON-RPC on loopback, deploys the settlement
 contract, and runs N node processes wired together. Runs until interrupted.
@@ -42,9 +45,11 @@ contract, and runs N node processes wired together. Runs until interrupted.
 Options:
   --nodes N     number of node processes (default 3, 2..32)
   --dir DIR     where node configs and logs go (default .verimesh/devnet)
+  --model DIR   serve this model package (verimesh model synth/import) instead of the
+                default synthetic one (made once under .verimesh/models)
   --verbose     also stream every node's JSON logs to stderr
 `,
-  demo: `verimesh demo [--once] [--nodes N] [--prompt TEXT] [--max-tokens N] [--seed N] [--temperature T]
+  demo: `verimesh demo [--once] [--nodes N] [--model DIR] [--prompt TEXT] [--max-tokens N] [--seed N] [--temperature T]
 
 Starts a devnet, submits one EIP-712-signed inference request, and prints what
 happened: output, the executors that served each shard, the quorum attestations, the
@@ -53,9 +58,10 @@ receipt and the settlement transaction. Keeps the devnet up until Ctrl-C unless 
 Options:
   --once            exit after the request, stopping every process it started
   --nodes N         devnet size (default 3)
+  --model DIR       serve this model package instead of the default synthetic one
   --prompt TEXT     prompt (default "Hello, Verimesh")
   --max-tokens N    tokens to generate (default 16)
-  --temperature T   0 = greedy (default); otherwise seeded top-k sampling
+  --temperature T   0 = greedy (default); otherwise seeded top-k 40, top-p 0.95 sampling
   --seed N          sampling seed (default 7)
   --dir DIR         where node configs and logs go (default .verimesh/devnet)
   --verbose         stream node logs to stderr
@@ -77,6 +83,7 @@ export async function main (argv: string[]): Promise<number> {
         process.stdout.write(USAGE)
         return cmd === undefined ? 2 : 0
       case 'help':
+        if (rest[0] === 'model') return await runModelCommand(['help', ...rest.slice(1)])
         process.stdout.write(HELP[rest[0] ?? ''] ?? USAGE)
         return 0
       case 'node':
@@ -87,6 +94,8 @@ export async function main (argv: string[]): Promise<number> {
         return await devnetCommand(rest, true)
       case 'info':
         return await infoCommand(rest)
+      case 'model':
+        return await runModelCommand(rest)
       default:
         process.stderr.write(`verimesh: unknown command '${cmd}'\n\n${USAGE}`)
         return 2
@@ -175,6 +184,7 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
     nodes: { type: 'string' },
     dir: { type: 'string' },
     verbose: { type: 'boolean' },
+    model: { type: 'string' },
     ...(demo
       ? {
           once: { type: 'boolean' },
@@ -200,6 +210,7 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
     dir,
     logger,
     verbose: values.verbose === true,
+    ...(typeof values.model === 'string' ? { model: { path: path.resolve(values.model) } } : {}),
     onProgress: (m) => { out(`  [${elapsed()}] ${m}`) }
   })
   let client: MeshClient | undefined
