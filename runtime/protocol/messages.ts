@@ -133,7 +133,7 @@ export const ShardStep = defineMessage('shard.step', 1, {
   ]),
   maxTokens: Type.Integer({ minimum: 1, maximum: 4096 }),
   sampling: SamplingSchema,
-  /** Hash chain over every shard output so far (see docs/toy-model.md). */
+  /** Hash chain over every shard output so far (docs/engine-spec.md §4). */
   trace: Hex32,
   tokens: TokenIds,
   replyTo: ActorAddress
