@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { BoundaryActs, ShardWeights } from '../actors/engine/int/types.js'
 import { VerimeshError } from './errors.js'
 
 export const ADDON_FILE = 'verimesh_native.node'
@@ -87,10 +88,58 @@ export interface GpuSelfTestResult {
   reason: string
 }
 
+/** CPU int8 GEMM paths of the engine; 'auto' picks the best usable one (`kernels()`, best last). */
+export type EngineKernel = 'scalar' | 'avx2' | 'avx512vnni' | 'amx'
+
+export interface NativeShardOptions {
+  /** Threads of the process-wide engine pool this shard uses (0 or absent: hardware concurrency; at most 256). */
+  threads?: number
+  /** Forces one GEMM path (tests, benchmarks); an unknown name or one this CPU cannot run throws. Default 'auto'. */
+  kernel?: EngineKernel | 'auto'
+}
+
+export type NativeShardInput =
+  | { readonly kind: 'tokens', readonly tokens: Int32Array }
+  | { readonly kind: 'acts', readonly acts: BoundaryActs }
+
+export interface NativeShardOutput {
+  acts: BoundaryActs
+  /** Last shard only: int32 Q16 logits of the last position. */
+  logits?: Int32Array
+}
+
+/**
+ * One shard of the integer engine (docs/engine-spec.md) in C++, byte-identical to
+ * ReferenceShard. The constructor copies and repacks the weights. Errors are JS Errors
+ * with a `code`: MODEL_INVALID (weights), CONFIG_INVALID (options), ENGINE_INPUT_INVALID
+ * (a step), INTERNAL.
+ */
+export interface NativeShard {
+  /** The GEMM path in use, e.g. 'amx'. */
+  readonly kernel: EngineKernel
+  readonly threads: number
+  readonly closed: boolean
+  /** Positions [pos, pos + n) of `session`, synchronously (blocks the event loop: tests only). */
+  forward: (session: string, pos: number, input: NativeShardInput) => NativeShardOutput
+  /** Same on a libuv worker thread; calls on one shard are serialised; never throws, rejects. */
+  forwardAsync: (session: string, pos: number, input: NativeShardInput) => Promise<NativeShardOutput>
+  endSession: (session: string) => void
+  /** Cached positions of `session` (0 when unknown). */
+  sessionLength: (session: string) => number
+  /** Frees the weights and caches (after an in-flight forwardAsync settles). Idempotent. */
+  close: () => void
+}
+
+export type NativeShardConstructor = new (weights: ShardWeights, opts?: NativeShardOptions) => NativeShard
+
 /** The raw exports of the .node file. */
 interface NativeExports {
   capabilities: () => AddonCapabilities
   gpuSelfTest: (device?: number) => GpuSelfTestResult
+  NativeShard: NativeShardConstructor
+  gemmS8: (a: Int8Array, w: Int8Array, m: number, n: number, k: number, kernel?: EngineKernel | 'auto', threads?: number) => Int32Array
+  gemmS8Bench: (m: number, n: number, k: number, kernel: EngineKernel | 'auto', threads: number, iters: number) => number
+  kernels: () => EngineKernel[]
 }
 
 export interface VerimeshAddon {
@@ -99,6 +148,17 @@ export interface VerimeshAddon {
   capabilities: () => AddonCapabilities
   /** Runs a one-thread kernel on `device` (default 0): proves the binary has code this GPU can run. */
   gpuSelfTest: (device?: number) => GpuSelfTestResult
+  /** The engine's shard runner; absent in a build older than the engine. */
+  NativeShard?: NativeShardConstructor
+  /**
+   * C[m][n] = Σ_k a[m][k]·w[n][k] (int8 × int8 → int32) with one GEMM path (default 'auto')
+   * on `threads` threads (default: hardware concurrency). Packs `w` on every call.
+   */
+  gemmS8?: (a: Int8Array, w: Int8Array, m: number, n: number, k: number, kernel?: EngineKernel | 'auto', threads?: number) => Int32Array
+  /** Seconds for `iters` GEMMs of seeded operands (weights packed once, one untimed warm-up). */
+  gemmS8Bench?: (m: number, n: number, k: number, kernel: EngineKernel | 'auto', threads: number, iters: number) => number
+  /** GEMM paths this CPU can run, best last. */
+  kernels?: () => EngineKernel[]
 }
 
 export interface LoadAddonOptions {
@@ -180,10 +240,15 @@ export class AddonLoader {
     if (typeof capabilities !== 'function' || typeof gpuSelfTest !== 'function') {
       return 'not a verimesh_native addon (capabilities/gpuSelfTest missing)'
     }
+    const { NativeShard, gemmS8, gemmS8Bench, kernels } = native
     return {
       path: file,
       capabilities: () => capabilities(),
-      gpuSelfTest: (device?: number) => gpuSelfTest(device)
+      gpuSelfTest: (device?: number) => gpuSelfTest(device),
+      ...(typeof NativeShard === 'function' ? { NativeShard } : {}),
+      ...(typeof gemmS8 === 'function' ? { gemmS8 } : {}),
+      ...(typeof gemmS8Bench === 'function' ? { gemmS8Bench } : {}),
+      ...(typeof kernels === 'function' ? { kernels } : {})
     }
   }
 }

@@ -529,7 +529,8 @@ void CpuRunner::forward(const std::string & session, int pos, int n, const int32
             sessions_.emplace(session, s);
         } else {
             s = it->second;
-            if (pos != s->length) {
+            // pos < length rewinds: a retried step overwrites its own cache rows.
+            if (pos > s->length) {
                 throw EngineError("session '" + session + "' is at position " + str(s->length) + ", got a step for position " + str(pos));
             }
         }

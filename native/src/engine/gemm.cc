@@ -80,6 +80,7 @@ Kernel resolve_kernel(const std::string & name) {
     else if (name == "avx2") k = Kernel::Avx2;
     else if (name == "avx512vnni") k = Kernel::Avx512Vnni;
     else if (name == "amx") k = Kernel::Amx;
+    else if (name == "cuda") throw EngineError("kernel 'cuda' is not a CPU kernel: this NativeShard runs on the CPU ('auto', 'scalar', 'avx2', 'avx512vnni' or 'amx')");
     else throw EngineError("unknown kernel '" + name + "': expected 'auto', 'scalar', 'avx2', 'avx512vnni' or 'amx'");
     std::string why;
     if (!kernel_supported(k, &why)) {
