@@ -17,7 +17,8 @@ import { openModel } from '../actors/engine/open-model.js'
 import { generateLocally } from '../actors/engine/generate.js'
 import { isVerimeshError } from '../runtime/errors.js'
 import type { NodeConfig } from '../runtime/node/config.js'
-import { writeSynthPackage } from '../actors/engine/synth-package.js'
+import { synthPackage } from '../actors/engine/model/synth-package.js'
+import { DIM_PRESETS } from '../actors/engine/int/synth.js'
 
 const logger = silentLogger()
 
@@ -25,7 +26,7 @@ async function withDevnet (override: ((i: number, c: NodeConfig) => NodeConfig) 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'verimesh-e2e-'))
   // The tiny synthetic model keeps the test quick on the JS fallback too.
   const modelDir = path.join(dir, 'model')
-  await writeSynthPackage(modelDir, { dims: 'tiny', seed: 42, parts: 2 })
+  await synthPackage(modelDir, { dims: DIM_PRESETS.tiny!, preset: 'tiny', seed: 42, parts: 2 })
   const devnet = await Devnet.start({ nodes: 3, dir, logger, stallMs: 1500, heartbeatMs: 250, model: { path: modelDir, id: 'tiny' }, ...(override === undefined ? {} : { override }) })
   const client = await MeshClient.connect({ logger, chainId: devnet.chain.chainId })
   try {

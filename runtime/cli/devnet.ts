@@ -4,7 +4,7 @@
 // so no node outlives the devnet, even if the devnet itself is killed.
 
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,8 +13,9 @@ import { VerimeshError } from '../errors.js'
 import { startEmbeddedChain, type EmbeddedChain } from '../chain/embedded-chain.js'
 import { deploySettlement } from '../chain/contracts.js'
 import { connectProvider } from '../chain/provider.js'
-import { ensureSynthPackage } from '../../actors/engine/synth-package.js'
-import { readManifest } from '../../actors/engine/model/package.js'
+import { synthPackage } from '../../actors/engine/model/synth-package.js'
+import { MANIFEST_FILE, readManifest } from '../../actors/engine/model/package.js'
+import { DIM_PRESETS } from '../../actors/engine/int/synth.js'
 import type { NodeConfig } from '../node/config.js'
 import type { Logger } from '../node/logger.js'
 
@@ -103,7 +104,8 @@ export class Devnet {
     let modelPath = opts.model?.path
     if (modelPath === undefined) {
       progress('preparing the default synthetic model (made once, then reused)')
-      modelPath = await ensureSynthPackage(DEFAULT_MODEL_DIR, { dims: 'small', seed: 42, parts: 2 })
+      modelPath = DEFAULT_MODEL_DIR
+      if (!existsSync(path.join(modelPath, MANIFEST_FILE))) await synthPackage(modelPath, { dims: DIM_PRESETS.small!, preset: 'small', seed: 42, parts: 2, overwrite: true })
     }
     const manifest = await readManifest(modelPath)
     progress(`model ${manifest.name}: ${manifest.shards.length} shards, root 0x${manifest.root.slice(0, 16)}…`)
