@@ -116,10 +116,10 @@ export function planGgufImport (g: GgufReader, opts: { context?: number } = {}):
       if (optional) return undefined
       throw fail(file, `tensor ${name} is missing`, { tensor: name })
     }
-    if (t.dims.join(',') !== dimsExpected.join(',')) throw fail(file, `tensor ${name} has dims [${t.dims.join(', ')}], expected [${dimsExpected.join(', ')}]`, { tensor: name })
     if (!IMPORTABLE_TYPES.includes(t.type)) {
       throw fail(file, `tensor ${name} has type ${ggmlTypeName(t.type)}, which cannot be imported (supported: F32, F16, BF16, Q8_0); re-quantize the model to Q8_0 or F16 with llama-quantize first`, { tensor: name, type: ggmlTypeName(t.type) })
     }
+    if (t.dims.join(',') !== dimsExpected.join(',')) throw fail(file, `tensor ${name} has dims [${t.dims.join(', ')}], expected [${dimsExpected.join(', ')}]`, { tensor: name })
     used.add(name)
     return t
   }
