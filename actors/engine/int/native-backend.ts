@@ -1,32 +1,34 @@
 // The native backend: the addon's NativeShard (C++ kernels with CPU dispatch, or CUDA
 // in the cmake-js build), run off the event loop by its async worker.
 
-import { loadAddon } from '../../../runtime/addon.js'
+import { loadAddon, type EngineKernel, type NativeShard } from '../../../runtime/addon.js'
+import { ErrorCodes, VerimeshError, type ErrorCode } from '../../../runtime/errors.js'
 import type { BackendOptions, ShardBackend } from './backend.js'
 import type { ShardInputArrays, ShardOutput } from './forward.js'
 import type { ShardWeights } from './types.js'
 
-/** The part of the addon's NativeShard this backend uses. */
-interface NativeShardLike {
-  readonly kernel: string
-  forwardAsync: (session: string, pos: number, input: ShardInputArrays) => Promise<ShardOutput>
-  endSession: (session: string) => void
-  close: () => void
+/** The addon throws plain Errors with a `code`; keep that code across the boundary. */
+function asVerimeshError (err: unknown, context: Record<string, unknown>): VerimeshError {
+  const code = (err as { code?: unknown }).code
+  const known = typeof code === 'string' && (ErrorCodes as readonly string[]).includes(code) ? code as ErrorCode : 'EXECUTION_FAILED'
+  return new VerimeshError(known, (err as Error).message, context)
 }
-
-type NativeShardCtor = new (w: ShardWeights, opts: { threads?: number, kernel?: string }) => NativeShardLike
 
 export class NativeBackend implements ShardBackend {
   readonly name: string
-  readonly #shard: NativeShardLike
+  readonly #shard: NativeShard
 
-  constructor (shard: NativeShardLike) {
+  constructor (shard: NativeShard) {
     this.#shard = shard
     this.name = `native/${shard.kernel}`
   }
 
   async forward (session: string, pos: number, input: ShardInputArrays): Promise<ShardOutput> {
-    return await this.#shard.forwardAsync(session, pos, input)
+    try {
+      return await this.#shard.forwardAsync(session, pos, input)
+    } catch (err) {
+      throw asVerimeshError(err, { session, pos, backend: this.name })
+    }
   }
 
   endSession (session: string): void { this.#shard.endSession(session) }
@@ -36,17 +38,24 @@ export class NativeBackend implements ShardBackend {
 
 /** A native backend for these weights, or the reason there is none. */
 export function createNativeBackend (w: ShardWeights, opts: BackendOptions): { backend?: NativeBackend, reason: string } {
-  let ctor: NativeShardCtor | undefined
+  let ctor
+  let where: string
   try {
     const addon = loadAddon({ prefer: opts.kernel === 'cuda' || opts.kernel === 'auto' || opts.kernel === undefined ? 'cuda' : 'cpu' })
-    ctor = (addon as unknown as { NativeShard?: NativeShardCtor }).NativeShard
-    if (ctor === undefined) return { reason: `the addon at ${addon.path} has no NativeShard (an older build?)` }
+    ctor = addon.NativeShard
+    where = addon.path
   } catch (err) {
     return { reason: (err as Error).message }
   }
-  const shard = new ctor(w, {
-    ...(opts.threads === undefined ? {} : { threads: opts.threads }),
-    ...(opts.kernel === undefined ? {} : { kernel: opts.kernel })
-  })
-  return { backend: new NativeBackend(shard), reason: '' }
+  if (ctor === undefined) return { reason: `the addon at ${where} has no NativeShard (an older build: run npm install)` }
+  try {
+    const shard = new ctor(w, {
+      ...(opts.threads === undefined ? {} : { threads: opts.threads }),
+      ...(opts.kernel === undefined ? {} : { kernel: opts.kernel as EngineKernel | 'auto' })
+    })
+    return { backend: new NativeBackend(shard), reason: '' }
+  } catch (err) {
+    // Bad weights or an unusable kernel are errors, not a reason to fall back quietly.
+    throw asVerimeshError(err, { range: w.range, kernel: opts.kernel ?? 'auto' })
+  }
 }
