@@ -1,5 +1,5 @@
 import test from 'ava'
-import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -335,6 +335,17 @@ test('bad GGUFs are refused with clear errors', async (t) => {
     await t.throwsAsync(importGguf(good, out('ctx.pkg'), { context: 65 }), { message: /longer than the 64 positions/ })
     // Nothing is left behind by a refused import.
     await t.throwsAsync(readManifest(out('q4k.gguf.pkg')))
+    // A failure half way (a NaN in the last layer) names the tensor and removes what was written.
+    await rewriteGguf(good, out('nan.gguf'), {
+      tensors: (ts) => ts.map((x) => x.name === 'blk.2.ffn_down.weight' ? { name: x.name, dims: x.dims, type: 'F32', data: () => { const v = new Float32Array(64 * 128); v[77] = NaN; return v } } : x)
+    })
+    await t.throwsAsync(importGguf(out('nan.gguf'), out('nan.pkg'), { parts: 3 }), { message: /tensor blk\.2\.ffn_down\.weight holds a non-finite value \(NaN\) at element 77/ })
+    t.deepEqual(await readdir(out('nan.pkg')), [])
+    // An out-of-range gain is reported with the tensor's name, not just quantize.ts's index.
+    await rewriteGguf(good, out('gain.gguf'), {
+      tensors: (ts) => ts.map((x) => x.name === 'blk.1.ffn_norm.weight' ? { name: x.name, dims: x.dims, type: 'F32', data: () => new Float32Array(64).fill(1000) } : x)
+    })
+    await t.throwsAsync(importGguf(out('gain.gguf'), out('gain.pkg')), { message: /gain\.gguf: tensor blk\.1\.ffn_norm\.weight: norm gain/ })
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

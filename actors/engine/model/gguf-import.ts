@@ -10,7 +10,7 @@ import { modelConfig, quantizeEmbedding, quantizeGains, quantizeLinear, ropeTabl
 import type { FloatModelConfig, ModelConfig, ModelDims } from '../int/types.js'
 import { GgufReader, type GgufTensorInfo } from './gguf-read.js'
 import { ggmlTypeName, IMPORTABLE_TYPES } from './gguf.js'
-import { balancedRanges, preparePackageDir, shardCosts, ShardFileWriter, validateRanges, writeManifest, writeTokenizerFile, checkTokenizerFits, type Manifest, type ManifestShard } from './package.js'
+import { balancedRanges, cleanOnFailure, preparePackageDir, shardCosts, ShardFileWriter, validateRanges, writeManifest, writeTokenizerFile, checkTokenizerFits, type Manifest, type ManifestShard } from './package.js'
 import { LINEARS, linearShapes, shardTensorSpecs } from './tensors.js'
 import { tokenizerFromGguf } from './tokenizer-gguf.js'
 import type { TokenizerSpec } from './tokenizer-spec.js'
@@ -227,74 +227,89 @@ export async function importGguf (file: string, outDir: string, opts: ImportGguf
     const sha256 = await sha256File(file, (bytes) => opts.onProgress?.({ phase: 'hash', done: bytes, total: g.size, bytes, seconds: elapsed() }))
 
     await preparePackageDir(outDir, opts.overwrite)
-    const tokenizer = await writeTokenizerFile(outDir, plan.tokenizer)
-    const rope = plan.ropeFreqs !== undefined
-      ? ropeTableWithFactors(config.dims, config.ropeTheta, await g.readF32(plan.ropeFreqs))
-      : ropeTable(config.dims, config.ropeTheta)
+    return await cleanOnFailure(outDir, async () => {
+      const tokenizer = await writeTokenizerFile(outDir, plan.tokenizer)
+      const rope = plan.ropeFreqs !== undefined
+        ? ropeTableWithFactors(config.dims, config.ropeTheta, await g.readF32(plan.ropeFreqs))
+        : ropeTable(config.dims, config.ropeTheta)
 
-    const total = ranges.reduce((n, r) => n + shardTensorSpecs(config, r, hasBias).length, 0)
-    let done = 0
-    let bytesRead = 0
-    const t1 = performance.now()
-    const read = async (t: GgufTensorInfo): Promise<Float32Array> => {
-      const x = await g.readF32(t)
-      bytesRead += t.bytes ?? 0
-      return x
-    }
-    const shards: ManifestShard[] = []
-    for (const [index, range] of ranges.entries()) {
-      const writer = await ShardFileWriter.create(outDir, index, range, shardTensorSpecs(config, range, hasBias))
-      const put = async (name: string, data: Int8Array | Int32Array): Promise<void> => {
-        await writer.write(name, data)
-        opts.onProgress?.({ phase: 'tensors', done: ++done, total, bytes: bytesRead, seconds: (performance.now() - t1) / 1000, tensor: name })
+      const total = ranges.reduce((n, r) => n + shardTensorSpecs(config, r, hasBias).length, 0)
+      let done = 0
+      let bytesRead = 0
+      const t1 = performance.now()
+      const read = async (t: GgufTensorInfo): Promise<Float32Array> => {
+        const x = await g.readF32(t)
+        bytesRead += t.bytes ?? 0
+        for (let i = 0; i < x.length; i++) {
+          if (!Number.isFinite(x[i])) throw fail(file, `tensor ${t.name} holds a non-finite value (${x[i]}) at element ${i}`, { tensor: t.name, element: i })
+        }
+        return x
       }
-      try {
-        await put('rope', rope)
-        if (range[0] === 0) {
-          const e = quantizeEmbedding(await read(plan.embedding), config.dims.vocab, config.dims.dim)
-          await put('token_embd.q', e.q)
-          await put('token_embd.s', e.scales)
+      // quantize.ts's errors do not know which tensor they are about.
+      const named = async <T>(tensor: string, f: () => Promise<T>): Promise<T> => {
+        try {
+          return await f()
+        } catch (err) {
+          if (err instanceof VerimeshError && err.message.includes(path.basename(file))) throw err
+          throw fail(file, `tensor ${tensor}: ${(err as Error).message}`, { tensor })
         }
-        const linear = async (base: string, rows: number, cols: number): Promise<void> => {
-          const b = plan.bias(base)
-          const q = quantizeLinear({ rows, cols, w: await read(plan.weight(base)), ...(b !== undefined ? { bias: await read(b) } : {}) })
-          await put(`${base}.q`, q.q)
-          await put(`${base}.s`, q.scales)
-          if (q.bias !== undefined) await put(`${base}.b`, q.bias)
+      }
+      const shards: ManifestShard[] = []
+      for (const [index, range] of ranges.entries()) {
+        const writer = await ShardFileWriter.create(outDir, index, range, shardTensorSpecs(config, range, hasBias))
+        const put = async (name: string, data: Int8Array | Int32Array): Promise<void> => {
+          await writer.write(name, data)
+          opts.onProgress?.({ phase: 'tensors', done: ++done, total, bytes: bytesRead, seconds: (performance.now() - t1) / 1000, tensor: name })
         }
-        const shapes = linearShapes(config)
-        for (let l = range[0]; l < range[1]; l++) {
-          await put(`blk.${l}.attn_norm`, quantizeGains(await read(plan.weight(`blk.${l}.attn_norm`))))
-          for (const [key, name] of LINEARS) {
-            if (key === 'wGate') await put(`blk.${l}.ffn_norm`, quantizeGains(await read(plan.weight(`blk.${l}.ffn_norm`))))
-            await linear(`blk.${l}.${name}`, shapes[key][0], shapes[key][1])
+        try {
+          await put('rope', rope)
+          if (range[0] === 0) {
+            const e = await named(plan.embedding.name, async () => quantizeEmbedding(await read(plan.embedding), config.dims.vocab, config.dims.dim))
+            await put('token_embd.q', e.q)
+            await put('token_embd.s', e.scales)
           }
+          const gains = async (base: string): Promise<Int32Array> => await named(plan.weight(base).name, async () => quantizeGains(await read(plan.weight(base))))
+          const linear = async (base: string, rows: number, cols: number): Promise<void> => {
+            const b = plan.bias(base)
+            const q = await named(plan.weight(base).name, async () => quantizeLinear({ rows, cols, w: await read(plan.weight(base)), ...(b !== undefined ? { bias: await read(b) } : {}) }))
+            await put(`${base}.q`, q.q)
+            await put(`${base}.s`, q.scales)
+            if (q.bias !== undefined) await put(`${base}.b`, q.bias)
+          }
+          const shapes = linearShapes(config)
+          for (let l = range[0]; l < range[1]; l++) {
+            await put(`blk.${l}.attn_norm`, await gains(`blk.${l}.attn_norm`))
+            for (const [key, name] of LINEARS) {
+              if (key === 'wGate') await put(`blk.${l}.ffn_norm`, await gains(`blk.${l}.ffn_norm`))
+              await linear(`blk.${l}.${name}`, shapes[key][0], shapes[key][1])
+            }
+          }
+          if (range[1] === L) {
+            await put('output_norm', await gains('output_norm'))
+            await linear('output', config.dims.vocab, config.dims.dim)
+          }
+          shards.push(await writer.finish())
+        } catch (err) {
+          await writer.abort()
+          throw err
         }
-        if (range[1] === L) {
-          await put('output_norm', quantizeGains(await read(plan.weight('output_norm'))))
-          await linear('output', config.dims.vocab, config.dims.dim)
+      }
+      const name = opts.name ?? plan.name ?? path.basename(file).replace(/\.gguf$/i, '')
+      return await writeManifest(outDir, {
+        name,
+        config,
+        source: {
+          kind: 'gguf',
+          file: path.basename(file),
+          sha256,
+          bytes: g.size,
+          architecture: plan.architecture,
+          ...(plan.name !== undefined ? { name: plan.name } : {}),
+          tensorTypes: plan.tensorTypes,
+          ...(plan.ropeFreqs !== undefined ? { ropeFreqs: Array.from(await g.readF32(plan.ropeFreqs)) } : {})
         }
-        shards.push(await writer.finish())
-      } catch (err) {
-        await writer.abort()
-        throw err
-      }
-    }
-    const name = opts.name ?? plan.name ?? path.basename(file).replace(/\.gguf$/i, '')
-    return await writeManifest(outDir, {
-      name,
-      config,
-      source: {
-        kind: 'gguf',
-        file: path.basename(file),
-        sha256,
-        bytes: g.size,
-        architecture: plan.architecture,
-        ...(plan.name !== undefined ? { name: plan.name } : {}),
-        tensorTypes: plan.tensorTypes,
-        ...(plan.ropeFreqs !== undefined ? { ropeFreqs: Array.from(await g.readF32(plan.ropeFreqs)) } : {})
-      }
-    }, tokenizer, shards)
+      }, tokenizer, shards)
+    })
   } finally {
     await g.close()
   }

@@ -343,8 +343,29 @@ export async function preparePackageDir (dir: string, overwrite = false): Promis
   const entries = await readdir(dir)
   if (entries.length === 0) return
   if (!overwrite) throw new VerimeshError('MODEL_INVALID', `${dir} is not empty; choose a new directory`, { dir })
+  await removePackageFiles(dir)
+}
+
+/** Removes what a failed write left in `dir` (never other files). */
+export async function removePackageFiles (dir: string): Promise<void> {
+  let entries: string[]
+  try {
+    entries = await readdir(dir)
+  } catch {
+    return
+  }
   for (const e of entries) {
-    if (e === MANIFEST_FILE || e === TOKENIZER_FILE || /^shard-\d+\.vmw(\.partial)?$/.test(e)) await rm(path.join(dir, e), { force: true })
+    if (e === MANIFEST_FILE || e === TOKENIZER_FILE || e === `${MANIFEST_FILE}.partial` || /^shard-\d+\.vmw(\.partial)?$/.test(e)) await rm(path.join(dir, e), { force: true })
+  }
+}
+
+/** Runs the body of a package write; on failure leaves no half-written package behind. */
+export async function cleanOnFailure<T> (dir: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body()
+  } catch (err) {
+    await removePackageFiles(dir)
+    throw err
   }
 }
 
@@ -409,20 +430,22 @@ export async function writePackage (dir: string, opts: WritePackageOptions): Pro
   }
   checkTokenizerFits(opts.tokenizer, opts.config)
   await preparePackageDir(dir, opts.overwrite)
-  const tokenizer = await writeTokenizerFile(dir, opts.tokenizer)
-  const shards: ManifestShard[] = []
-  for (const [index, w] of opts.shards.entries()) {
-    const tensors = shardTensors(w)
-    const writer = await ShardFileWriter.create(dir, index, w.range, tensors)
-    try {
-      for (const t of tensors) await writer.write(t.name, t.data)
-      shards.push(await writer.finish())
-    } catch (err) {
-      await writer.abort()
-      throw err
+  return await cleanOnFailure(dir, async () => {
+    const tokenizer = await writeTokenizerFile(dir, opts.tokenizer)
+    const shards: ManifestShard[] = []
+    for (const [index, w] of opts.shards.entries()) {
+      const tensors = shardTensors(w)
+      const writer = await ShardFileWriter.create(dir, index, w.range, tensors)
+      try {
+        for (const t of tensors) await writer.write(t.name, t.data)
+        shards.push(await writer.finish())
+      } catch (err) {
+        await writer.abort()
+        throw err
+      }
     }
-  }
-  return await writeManifest(dir, opts, tokenizer, shards)
+    return await writeManifest(dir, opts, tokenizer, shards)
+  })
 }
 
 export function checkTokenizerFits (spec: TokenizerSpec, config: ModelConfig): void {
@@ -718,45 +741,47 @@ export async function reshard (dir: string, outDir: string, opts: ReshardOptions
   }
   const tokenizerSpec = await readTokenizerFile(dir, src)
   await preparePackageDir(outDir, opts.overwrite)
-  const tokenizer = await writeTokenizerFile(outDir, tokenizerSpec)
-  if (tokenizer.hash !== src.tokenizer.hash) throw new VerimeshError('INTERNAL', 'tokenizer.json did not round-trip byte for byte')
+  return await cleanOnFailure(outDir, async () => {
+    const tokenizer = await writeTokenizerFile(outDir, tokenizerSpec)
+    if (tokenizer.hash !== src.tokenizer.hash) throw new VerimeshError('INTERNAL', 'tokenizer.json did not round-trip byte for byte')
 
-  const handles = new Map<string, FileHandle>()
-  const scratch = scratchBuffer()
-  const total = ranges.reduce((n, r) => n + shardTensorSpecs(config, r, hasBias).length, 0)
-  let done = 0
-  const shards: ManifestShard[] = []
-  try {
-    for (const [index, range] of ranges.entries()) {
-      const specs = shardTensorSpecs(config, range, hasBias)
-      const writer = await ShardFileWriter.create(outDir, index, range, specs)
-      try {
-        for (const spec of specs) {
-          const from = where.get(spec.name)
-          if (from === undefined) throw new VerimeshError('MODEL_INVALID', `no shard of ${dir} holds tensor ${spec.name}`, { tensor: spec.name })
-          const file = path.join(dir, from.shard.file)
-          let fh = handles.get(file)
-          if (fh === undefined) {
-            fh = await open(file, 'r')
-            handles.set(file, fh)
-            await checkShardHeader(fh, file, from.shard)
+    const handles = new Map<string, FileHandle>()
+    const scratch = scratchBuffer()
+    const total = ranges.reduce((n, r) => n + shardTensorSpecs(config, r, hasBias).length, 0)
+    let done = 0
+    const shards: ManifestShard[] = []
+    try {
+      for (const [index, range] of ranges.entries()) {
+        const specs = shardTensorSpecs(config, range, hasBias)
+        const writer = await ShardFileWriter.create(outDir, index, range, specs)
+        try {
+          for (const spec of specs) {
+            const from = where.get(spec.name)
+            if (from === undefined) throw new VerimeshError('MODEL_INVALID', `no shard of ${dir} holds tensor ${spec.name}`, { tensor: spec.name })
+            const file = path.join(dir, from.shard.file)
+            let fh = handles.get(file)
+            if (fh === undefined) {
+              fh = await open(file, 'r')
+              handles.set(file, fh)
+              await checkShardHeader(fh, file, from.shard)
+            }
+            const hash = await writer.writeFrom(spec.name, readChunks(fh, file, from.tensor, scratch))
+            if (hash !== from.tensor.hash) {
+              throw new VerimeshError('MODEL_CORRUPT', `${file}: tensor ${spec.name} is corrupt: expected sha256 ${from.tensor.hash}, actual ${hash}`, { file, tensor: spec.name, expected: from.tensor.hash, actual: hash })
+            }
+            opts.onTensor?.(++done, total, spec.bytes)
           }
-          const hash = await writer.writeFrom(spec.name, readChunks(fh, file, from.tensor, scratch))
-          if (hash !== from.tensor.hash) {
-            throw new VerimeshError('MODEL_CORRUPT', `${file}: tensor ${spec.name} is corrupt: expected sha256 ${from.tensor.hash}, actual ${hash}`, { file, tensor: spec.name, expected: from.tensor.hash, actual: hash })
-          }
-          opts.onTensor?.(++done, total, spec.bytes)
+          shards.push(await writer.finish())
+        } catch (err) {
+          await writer.abort()
+          throw err
         }
-        shards.push(await writer.finish())
-      } catch (err) {
-        await writer.abort()
-        throw err
       }
+    } finally {
+      for (const fh of handles.values()) await fh.close()
     }
-  } finally {
-    for (const fh of handles.values()) await fh.close()
-  }
-  return await writeManifest(outDir, src, tokenizer, shards)
+    return await writeManifest(outDir, src, tokenizer, shards)
+  })
 }
 
 async function * readChunks (fh: FileHandle, file: string, t: ManifestTensor, scratch: Buffer): AsyncGenerator<Uint8Array> {
