@@ -1,7 +1,7 @@
 // The native backend: the addon's NativeShard (C++ kernels with CPU dispatch, or CUDA
 // in the cmake-js build), run off the event loop by its async worker.
 
-import { loadAddon, type EngineKernel, type NativeShard } from '../../../runtime/addon.js'
+import { loadAddon, type EngineKernel, type NativeShard, type VerimeshAddon } from '../../../runtime/addon.js'
 import { ErrorCodes, VerimeshError, type ErrorCode } from '../../../runtime/errors.js'
 import type { BackendOptions, ShardBackend } from './backend.js'
 import type { ShardInputArrays, ShardOutput } from './forward.js'
@@ -36,12 +36,27 @@ export class NativeBackend implements ShardBackend {
   async close (): Promise<void> { this.#shard.close() }
 }
 
+/**
+ * Which build to load: the CUDA build when CUDA is asked for, or for 'auto' when that
+ * build is present, has the engine and sees a GPU; the CPU build otherwise.
+ */
+function pickAddon (kernel: string | undefined): VerimeshAddon {
+  if (kernel === 'cuda') return loadAddon({ prefer: 'cuda' })
+  if (kernel === undefined || kernel === 'auto') {
+    try {
+      const cuda = loadAddon({ prefer: 'cuda' })
+      if (cuda.NativeShard !== undefined && cuda.capabilities().gpu.present) return cuda
+    } catch { /* no CUDA build: the CPU build below says why if it fails too */ }
+  }
+  return loadAddon({ prefer: 'cpu' })
+}
+
 /** A native backend for these weights, or the reason there is none. */
 export function createNativeBackend (w: ShardWeights, opts: BackendOptions): { backend?: NativeBackend, reason: string } {
   let ctor
   let where: string
   try {
-    const addon = loadAddon({ prefer: opts.kernel === 'cuda' || opts.kernel === 'auto' || opts.kernel === undefined ? 'cuda' : 'cpu' })
+    const addon = pickAddon(opts.kernel)
     ctor = addon.NativeShard
     where = addon.path
   } catch (err) {
