@@ -1,6 +1,7 @@
-// The whole path on real processes: a 3-node devnet (embedded chain + 3 node processes
-// over libp2p on loopback), a signed request, pipeline execution across two shards,
-// quorum re-execution, and the receipt recorded on chain.
+// The whole path on real processes: a GGUF model imported and cut in two shards, a
+// 3-node devnet (embedded chain + 3 node processes over libp2p on loopback), a signed
+// request, pipeline execution across the two shards, quorum re-execution, and the
+// receipt recorded on chain.
 
 import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -17,16 +18,26 @@ import { openModel } from '../actors/engine/open-model.js'
 import { generateLocally } from '../actors/engine/generate.js'
 import { isVerimeshError } from '../runtime/errors.js'
 import type { NodeConfig } from '../runtime/node/config.js'
-import { synthPackage } from '../actors/engine/model/synth-package.js'
-import { DIM_PRESETS } from '../actors/engine/int/synth.js'
+import { DIM_PRESETS, synthFloatModel } from '../actors/engine/int/synth.js'
+import { writeFloatModelGguf } from '../actors/engine/model/gguf-export.js'
+import { importGguf } from '../actors/engine/model/gguf-import.js'
+import { bytesTokenizerSpec } from '../actors/engine/model/tokenizer.js'
 
 const logger = silentLogger()
 
 async function withDevnet (override: ((i: number, c: NodeConfig) => NodeConfig) | undefined, fn: (d: Devnet, c: MeshClient) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'verimesh-e2e-'))
-  // The tiny synthetic model keeps the test quick on the JS fallback too.
+  // The served model comes the way an operator's would: a GGUF file (Q8_0 matrices, an
+  // F16 embedding, F32 norms, a llama SentencePiece vocabulary), imported and cut in two.
+  // Tiny dimensions keep the test quick on the JS fallback too.
+  const gguf = path.join(dir, 'tiny.gguf')
+  await writeFloatModelGguf(gguf, synthFloatModel({ dims: DIM_PRESETS.tiny!, seed: 42 }), {
+    name: 'tiny-e2e',
+    tokenizer: bytesTokenizerSpec(DIM_PRESETS.tiny!.vocab),
+    typeOf: (name) => name.endsWith('_norm.weight') ? 'F32' : name === 'token_embd.weight' ? 'F16' : 'Q8_0'
+  })
   const modelDir = path.join(dir, 'model')
-  await synthPackage(modelDir, { dims: DIM_PRESETS.tiny!, preset: 'tiny', seed: 42, parts: 2 })
+  await importGguf(gguf, modelDir, { parts: 2 })
   const devnet = await Devnet.start({ nodes: 3, dir, logger, stallMs: 1500, heartbeatMs: 250, model: { path: modelDir, id: 'tiny' }, ...(override === undefined ? {} : { override }) })
   const client = await MeshClient.connect({ logger, chainId: devnet.chain.chainId })
   try {
@@ -53,6 +64,7 @@ test.serial('a signed request is served by two shards, attested by the quorum an
     t.deepEqual(result.route.map((h) => h.shard), [0, 1])
     t.not(result.route[0]!.peer, result.route[1]!.peer, 'each shard on its own node')
     t.is(result.attestations.length, 2)
+    t.log(`executors ran on ${result.backend}; the local comparison runs on the JS pool`)
 
     // The distributed pipeline (native kernels when the addon is built) matches a
     // single-process run of the same model on the JS fallback, byte for byte.
