@@ -90,7 +90,7 @@ test('gemmS8 equals gemmS8Reference on every kernel, thread count and awkward sh
     const a = randI8(m * k, seed++)
     const w = randI8(n * k, seed++)
     const want = gemmS8Reference(a, w, m, n, k)
-    for (const kernel of kernels) {
+    for (const kernel of [...kernels, 'auto' as const]) {
       for (const threads of [1, 2, 3]) {
         const got = e.gemmS8(a, w, m, n, k, kernel, threads)
         const d = same(got, want)
@@ -126,10 +126,13 @@ const MODELS: ModelCase[] = [
 
 const tokens = (...ids: number[]): ShardInputArrays => ({ kind: 'tokens', tokens: Int32Array.from(ids) })
 
-/** A script of steps: two sessions interleaved, prefill then decode, and one rewind. */
-function script (vocab: number): Array<{ session: string, pos: number, input: ShardInputArrays }> {
+/** A script of steps: sessions interleaved, prefill then decode, one rewind, and a long
+ *  prefill (more than 16 positions where the context allows: whole AMX tiles). */
+function script (vocab: number, context: number): Array<{ session: string, pos: number, input: ShardInputArrays }> {
   const v = (i: number): number => (i * 37 + 11) % vocab
+  const long = Math.min(context - 1, 18)
   return [
+    { session: 'c', pos: 0, input: tokens(...Array.from({ length: long }, (_, i) => v(i + 20))) },
     { session: 'a', pos: 0, input: tokens(v(1), v(2), v(3), v(4), v(5)) },
     { session: 'b', pos: 0, input: tokens(v(9), v(8), v(7)) },
     { session: 'a', pos: 5, input: tokens(v(6)) },
@@ -139,7 +142,8 @@ function script (vocab: number): Array<{ session: string, pos: number, input: Sh
     { session: 'a', pos: 7, input: tokens(v(15)) },
     // retried step: rewinds session a to position 7 and overwrites its row
     { session: 'a', pos: 7, input: tokens(v(16)) },
-    { session: 'a', pos: 8, input: tokens(v(17)) }
+    { session: 'a', pos: 8, input: tokens(v(17)) },
+    { session: 'c', pos: long, input: tokens(v(3)) }
   ]
 }
 
@@ -147,15 +151,16 @@ for (const mc of MODELS) {
   test(`NativeShard equals ReferenceShard byte for byte: ${mc.name}`, t => {
     const e = engine()
     const w = synthWeights({ dims: mc.dims, seed: mc.seed, ropeStyle: mc.ropeStyle, bias: mc.bias })
-    const steps = script(mc.dims.vocab)
+    const steps = script(mc.dims.vocab, mc.dims.context)
     const ref = new ReferenceShard(w)
     const want = steps.map(s => ref.forward(s.session, s.pos, s.input))
     // The model must do something: logits differ between steps.
-    t.notDeepEqual(want[0]!.logits, want[1]!.logits)
-    for (const kernel of kernelsFor(t)) {
+    t.notDeepEqual(want[1]!.logits, want[2]!.logits)
+    // 'auto' too: on an AMX host it runs products of few rows on avx512vnni.
+    for (const kernel of [...kernelsFor(t), 'auto' as const]) {
       for (const threads of [1, 2]) {
         const shard = new e.NativeShard(w, { kernel, threads })
-        t.is(shard.kernel, kernel)
+        t.is(shard.kernel, kernel === 'auto' ? e.kernels[e.kernels.length - 1]! : kernel)
         steps.forEach((s, i) => {
           assertSameOutput(t, shard.forward(s.session, s.pos, s.input), want[i]!, `${kernel}/${threads} step ${i} (${s.session}@${s.pos})`)
         })
@@ -176,7 +181,7 @@ test('a model cut into two shards gives the same bytes as the whole model, on ev
   const front = sliceShard(w, [0, 1])
   const back = sliceShard(w, [1, mc.dims.layers])
   const ref = new ReferenceShard(w)
-  const steps = script(mc.dims.vocab)
+  const steps = script(mc.dims.vocab, mc.dims.context)
   const want = steps.map(s => ref.forward(s.session, s.pos, s.input))
   for (const kernel of kernelsFor(t)) {
     const a = new e.NativeShard(front, { kernel })

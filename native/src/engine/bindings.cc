@@ -460,13 +460,15 @@ Napi::Value GemmS8(const Napi::CallbackInfo & info) {
         const std::string kname = read_kernel(info.Length() > 5 ? info[5] : env.Undefined(), "kernel");
         const int threads = read_threads(info.Length() > 6 ? info[6] : env.Undefined(), "threads");
         vm_engine::Kernel kern;
+        bool is_auto = false;
         try {
-            kern = vm_engine::resolve_kernel(kname);
+            kern = vm_engine::resolve_kernel(kname, &is_auto);
         } catch (const EngineError & e) {
             fail("CONFIG_INVALID", e.what());
         }
+        const bool mixed = is_auto && kern == vm_engine::Kernel::Amx && vm_engine::kernel_supported(vm_engine::Kernel::Avx512Vnni, nullptr);
         vm_engine::PackedWeights pw;
-        vm_engine::pack_weights(kern, w.data, n, k, pw);
+        vm_engine::pack_weights(kern, w.data, n, k, pw, mixed);
         Napi::Int32Array c = Napi::Int32Array::New(env, (size_t) m * n);
         vm_engine::AlignedBytes abuf;
         vm_engine::gemm_s8(pw, a.data, m, c.Data(), threads, abuf);
@@ -492,17 +494,19 @@ Napi::Value GemmS8Bench(const Napi::CallbackInfo & info) {
         const int threads = read_threads(info[4], "threads");
         const int iters = (int) get_int(info[5], "iters", C, 1, 1 << 20);
         vm_engine::Kernel kern;
+        bool is_auto = false;
         try {
-            kern = vm_engine::resolve_kernel(kname);
+            kern = vm_engine::resolve_kernel(kname, &is_auto);
         } catch (const EngineError & e) {
             fail("CONFIG_INVALID", e.what());
         }
+        const bool mixed = is_auto && kern == vm_engine::Kernel::Amx && vm_engine::kernel_supported(vm_engine::Kernel::Avx512Vnni, nullptr);
         std::vector<int8_t> a((size_t) m * k), w((size_t) n * k);
         uint32_t x = 12345;
         for (auto & v : a) { x = x * 1664525u + 1013904223u; v = (int8_t) (x >> 24); }
         for (auto & v : w) { x = x * 1664525u + 1013904223u; v = (int8_t) (x >> 24); }
         vm_engine::PackedWeights pw;
-        vm_engine::pack_weights(kern, w.data(), n, k, pw);
+        vm_engine::pack_weights(kern, w.data(), n, k, pw, mixed);
         std::vector<int32_t> c((size_t) m * n);
         vm_engine::AlignedBytes abuf;
         vm_engine::gemm_s8(pw, a.data(), m, c.data(), threads, abuf);

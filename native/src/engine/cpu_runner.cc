@@ -146,7 +146,7 @@ struct Linear {
 // Several QLinear with the same input, stacked by rows into one GEMM (q|k|v,
 // gate|up). A part without bias gets zeros when another part has one: y is
 // already sat32, so sat32(y + 0) = y, exactly the no-bias result.
-void build_linear(Kernel kernel, std::initializer_list<const QLinearDesc *> parts, Linear & out) {
+void build_linear(Kernel kernel, bool small_m_vnni, std::initializer_list<const QLinearDesc *> parts, Linear & out) {
     int rows = 0;
     const int cols = (*parts.begin())->cols;
     bool any_bias = false;
@@ -170,7 +170,7 @@ void build_linear(Kernel kernel, std::initializer_list<const QLinearDesc *> part
         }
         r0 += p->rows;
     }
-    pack_weights(kernel, q.data(), rows, cols, out.w);
+    pack_weights(kernel, q.data(), rows, cols, out.w, small_m_vnni);
 }
 
 struct Layer {
@@ -258,7 +258,11 @@ CpuRunner::CpuRunner(const ShardDesc & d, const CpuRunnerOptions & opts) {
     if (!err.empty()) throw EngineError("invalid shard: " + err);
     if (opts.threads < 0) throw EngineError("threads must be >= 0 (0 = hardware concurrency), got " + str(opts.threads));
     if (opts.threads > 256) throw EngineError("threads must be <= 256, got " + str(opts.threads));
-    kernel_ = resolve_kernel(opts.kernel);
+    bool is_auto = false;
+    kernel_ = resolve_kernel(opts.kernel, &is_auto);
+    // 'auto' on an AMX host runs products of few rows (decode) on avx512vnni over the
+    // same packed weights; a forced kernel runs every product on that kernel.
+    const bool mixed = is_auto && kernel_ == Kernel::Amx && kernel_supported(Kernel::Avx512Vnni, nullptr);
     threads_ = opts.threads == 0 ? default_threads() : opts.threads;
 
     d_ = d.dims;
@@ -283,14 +287,14 @@ CpuRunner::CpuRunner(const ShardDesc & d, const CpuRunnerOptions & opts) {
         Layer & o = layers_[l];
         o.attn_norm.assign(L.attn_norm, L.attn_norm + L.attn_norm_len);
         o.ffn_norm.assign(L.ffn_norm, L.ffn_norm + L.ffn_norm_len);
-        build_linear(kernel_, {&L.wq, &L.wk, &L.wv}, o.qkv);
-        build_linear(kernel_, {&L.wo}, o.wo);
-        build_linear(kernel_, {&L.w_gate, &L.w_up}, o.gate_up);
-        build_linear(kernel_, {&L.w_down}, o.down);
+        build_linear(kernel_, mixed, {&L.wq, &L.wk, &L.wv}, o.qkv);
+        build_linear(kernel_, mixed, {&L.wo}, o.wo);
+        build_linear(kernel_, mixed, {&L.w_gate, &L.w_up}, o.gate_up);
+        build_linear(kernel_, mixed, {&L.w_down}, o.down);
     }
     if (d.has_output()) {
         out_norm_.assign(d.output_norm, d.output_norm + d.output_norm_len);
-        build_linear(kernel_, {&d.output}, output_);
+        build_linear(kernel_, mixed, {&d.output}, output_);
     }
     att_l_.resize(threads_);
     att_w_.resize(threads_);
@@ -361,7 +365,7 @@ void CpuRunner::rope(int32_t * v, int heads, int p) const {
 // column range run on the same thread, so the accumulators are still in cache.
 void CpuRunner::linear(const Linear & L, const int8_t * a, const QScale * as, int m, int32_t * out) {
     const PreparedA pa = prepare_a(L.w, a, m, abuf_);
-    const int blk = gemm_col_block(L.w);
+    const int blk = gemm_col_block(pa);
     const int nblocks = (L.rows + blk - 1) / blk;
     // Below ~64k MACs per thread a fork costs more than it saves.
     const int64_t work = (int64_t) m * L.rows * L.cols;

@@ -71,7 +71,8 @@ std::vector<Kernel> available_kernels() {
     return out;
 }
 
-Kernel resolve_kernel(const std::string & name) {
+Kernel resolve_kernel(const std::string & name, bool * is_auto) {
+    if (is_auto != nullptr) *is_auto = name == "auto";
     if (name == "auto") {
         return available_kernels().back();
     }
@@ -106,11 +107,12 @@ void AlignedBytes::resize(size_t n) {
 static inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 
-void pack_weights(Kernel kernel, const int8_t * w, int n, int k, PackedWeights & out) {
+void pack_weights(Kernel kernel, const int8_t * w, int n, int k, PackedWeights & out, bool small_m_vnni) {
     out.kernel = kernel;
     out.n = n;
     out.k = k;
     out.corr.clear();
+    out.small_m_vnni = kernel == Kernel::Amx && small_m_vnni;
     if (kernel == Kernel::Scalar) {
         out.np = n;
         out.kp = k;
@@ -144,7 +146,7 @@ void pack_weights(Kernel kernel, const int8_t * w, int n, int k, PackedWeights &
             blk[(size_t) (kk / 4) * 64 + (kk % 4)] = row[kk];
         }
     }
-    if (kernel == Kernel::Avx512Vnni) {
+    if (kernel == Kernel::Avx512Vnni || out.small_m_vnni) {
         out.corr.assign(out.np, 0);
         for (int j = 0; j < n; ++j) {
             int32_t s = 0;
@@ -160,17 +162,18 @@ void pack_weights(Kernel kernel, const int8_t * w, int n, int k, PackedWeights &
 PreparedA prepare_a(const PackedWeights & w, const int8_t * a, int m, AlignedBytes & buf) {
     PreparedA p;
     p.m = m;
-    if (w.kernel == Kernel::Scalar) {
+    p.path = w.small_m_vnni && m < AMX_MIN_ROWS ? Kernel::Avx512Vnni : w.kernel;
+    if (p.path == Kernel::Scalar) {
         p.ptr = a;
         p.lda = w.k;
         return p;
     }
     const int kp = w.kp, k = w.k;
     // AMX loads whole 16-row tiles: pad the rows too (with zeros, results dropped).
-    const int mp = w.kernel == Kernel::Amx ? round_up(m, 16) : m;
+    const int mp = p.path == Kernel::Amx ? round_up(m, 16) : m;
     buf.resize((size_t) mp * kp);
     int8_t * d = buf.data();
-    if (w.kernel == Kernel::Avx512Vnni) {
+    if (p.path == Kernel::Avx512Vnni) {
         // s8 -> u8 with a +128 offset (x ^ 0x80); padding is 0x80 (= 0), though any
         // value would do against the zero-padded weights.
         for (int i = 0; i < m; ++i) {
@@ -191,8 +194,8 @@ PreparedA prepare_a(const PackedWeights & w, const int8_t * a, int m, AlignedByt
     return p;
 }
 
-int gemm_col_block(const PackedWeights & w) {
-    switch (w.kernel) {
+int gemm_col_block(const PreparedA & a) {
+    switch (a.path) {
         case Kernel::Avx512Vnni: return 64;    // NR = 4 zmm of 16 columns
         case Kernel::Amx:        return 32;    // 2 B tiles of 16 columns
         default:                 return 16;
@@ -236,18 +239,25 @@ template <int MR, int NR>
 __attribute__((target("avx2")))
 static void avx2_tile(const int8_t * a, int lda, const int8_t * w, int ldw, int kp, int32_t * c, int ldc) {
     __m256i acc[MR][NR];
+    _Pragma("GCC unroll 8")
     for (int i = 0; i < MR; ++i)
+        _Pragma("GCC unroll 8")
         for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_si256();
     for (int k = 0; k < kp; k += 16) {
         __m256i av[MR];
+        _Pragma("GCC unroll 8")
         for (int i = 0; i < MR; ++i)
             av[i] = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a + (size_t) i * lda + k)));
+        _Pragma("GCC unroll 8")
         for (int j = 0; j < NR; ++j) {
             const __m256i bw = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(w + (size_t) j * ldw + k)));
+            _Pragma("GCC unroll 8")
             for (int i = 0; i < MR; ++i) acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(av[i], bw));
         }
     }
+    _Pragma("GCC unroll 8")
     for (int i = 0; i < MR; ++i)
+        _Pragma("GCC unroll 8")
         for (int j = 0; j < NR; ++j) c[(size_t) i * ldc + j] = hsum256(acc[i][j]);
 }
 
@@ -277,31 +287,56 @@ static void avx2_cols(const PackedWeights & w, const PreparedA & a, int n0, int 
 // dword broadcast to 16 lanes; W block (16 columns x 4 k) is one 64-byte load.
 // Result = sum (a+128)*w = sum a*w + corr  =>  subtract corr per column.
 
+// Accumulators are named variables (c<row><block>) so that each lives in a register
+// for the whole loop; unused ones (row >= MR, block >= NR) are dead code.
+#define VM_V8(i, X) X(i, 0) X(i, 1) X(i, 2) X(i, 3) X(i, 4) X(i, 5) X(i, 6) X(i, 7)
+#define VM_R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define VM_DECL(i, j) __m512i c##i##j = _mm512_setzero_si512();
+#define VM_DECL_ROW(i) VM_V8(i, VM_DECL)
+// vpdpbusd through asm: GCC 12's pattern for _mm512_dpbusd_epi32 only allocates the
+// accumulator in zmm0-15, so beyond ~12 accumulators every update became a register
+// copy plus a stack store. "+v" lets it use all 32 registers.
+#define VM_DP(i, j) if constexpr (NR > j) __asm__("vpdpbusd %2, %1, %0" : "+v"(c##i##j) : "v"(av), "v"(b##j));
+#define VM_DP_ROW(i) if constexpr (MR > i) {                                       \
+        int32_t a4;                                                                 \
+        std::memcpy(&a4, a + (size_t) i * lda + (size_t) g * 4, 4);                \
+        const __m512i av = _mm512_set1_epi32(a4);                                   \
+        VM_V8(i, VM_DP)                                                             \
+    }
+#define VM_ST(i, j) if constexpr (NR > j) _mm512_mask_storeu_epi32(c + (size_t) i * ldc + j * 16, \
+        j == NR - 1 ? last_mask : (__mmask16) 0xffff, _mm512_sub_epi32(c##i##j, k##j));
+#define VM_ST_ROW(i) if constexpr (MR > i) { VM_V8(i, VM_ST) }
+#define VM_LOADB(j) if constexpr (NR > j) b##j = _mm512_load_si512(b + j * bstride + (size_t) g * 64);
+#define VM_LOADK(j) if constexpr (NR > j) k##j = _mm512_loadu_si512(corr + j * 16);
+
 template <int MR, int NR>
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static void vnni_tile(const uint8_t * a, int lda, const int8_t * b, size_t bstride, int kgroups,
                       const int32_t * corr, int32_t * c, int ldc, int last_cols) {
-    __m512i acc[MR][NR];
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_si512();
+    static_assert(MR >= 1 && MR <= 6 && NR >= 1 && NR <= 8, "tile shape");
+    VM_R6(VM_DECL_ROW)
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i b0 = zero, b1 = zero, b2 = zero, b3 = zero, b4 = zero, b5 = zero, b6 = zero, b7 = zero;
     for (int g = 0; g < kgroups; ++g) {
-        __m512i bv[NR];
-        for (int j = 0; j < NR; ++j) bv[j] = _mm512_load_si512(b + j * bstride + (size_t) g * 64);
-        for (int i = 0; i < MR; ++i) {
-            int32_t a4;
-            std::memcpy(&a4, a + (size_t) i * lda + (size_t) g * 4, 4);
-            const __m512i av = _mm512_set1_epi32(a4);
-            for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], av, bv[j]);
-        }
+        VM_LOADB(0) VM_LOADB(1) VM_LOADB(2) VM_LOADB(3) VM_LOADB(4) VM_LOADB(5) VM_LOADB(6) VM_LOADB(7)
+        VM_R6(VM_DP_ROW)
     }
-    for (int j = 0; j < NR; ++j) {
-        const __m512i cv = _mm512_loadu_si512(corr + j * 16);
-        const __mmask16 mask = j == NR - 1 ? (__mmask16) ((1u << last_cols) - 1u) : (__mmask16) 0xffff;
-        for (int i = 0; i < MR; ++i) {
-            _mm512_mask_storeu_epi32(c + (size_t) i * ldc + j * 16, mask, _mm512_sub_epi32(acc[i][j], cv));
-        }
-    }
+    __m512i k0 = zero, k1 = zero, k2 = zero, k3 = zero, k4 = zero, k5 = zero, k6 = zero, k7 = zero;
+    VM_LOADK(0) VM_LOADK(1) VM_LOADK(2) VM_LOADK(3) VM_LOADK(4) VM_LOADK(5) VM_LOADK(6) VM_LOADK(7)
+    const __mmask16 last_mask = (__mmask16) ((1u << last_cols) - 1u);
+    VM_R6(VM_ST_ROW)
 }
+
+#undef VM_V8
+#undef VM_R6
+#undef VM_DECL
+#undef VM_DECL_ROW
+#undef VM_DP
+#undef VM_DP_ROW
+#undef VM_ST
+#undef VM_ST_ROW
+#undef VM_LOADB
+#undef VM_LOADK
 
 template <int MR>
 static void vnni_row_block(const uint8_t * a, int lda, const PackedWeights & w, int n0, int n1, int32_t * c, int ldc) {
@@ -467,7 +502,7 @@ static void amx_cols(const PackedWeights & w, const PreparedA & a, int n0, int n
 
 void gemm_s8_cols(const PackedWeights & w, const PreparedA & a, int n0, int n1, int32_t * c, int ldc) {
     if (n1 <= n0 || a.m <= 0) return;
-    switch (w.kernel) {
+    switch (a.path) {
         case Kernel::Scalar:     scalar_cols(w, a, n0, n1, c, ldc); return;
 #ifdef VM_GEMM_X86
         case Kernel::Avx2:       avx2_cols(w, a, n0, n1, c, ldc); return;
@@ -482,7 +517,7 @@ void gemm_s8_cols(const PackedWeights & w, const PreparedA & a, int n0, int n1, 
 
 void gemm_s8(const PackedWeights & w, const int8_t * a, int m, int32_t * c, int threads, AlignedBytes & abuf) {
     const PreparedA pa = prepare_a(w, a, m, abuf);
-    const int blk = gemm_col_block(w);
+    const int blk = gemm_col_block(pa);
     const int nblocks = (w.n + blk - 1) / blk;
     const int nt = std::max(1, std::min(threads, nblocks));
     cpu_pool().run(nt, [&](int tid, int n) {

@@ -39,7 +39,8 @@ const char * kernel_name(Kernel k);
 
 // Kernel by name ('scalar' | 'avx2' | 'avx512vnni' | 'amx' | 'auto'). Throws
 // EngineError for an unknown name or a path this CPU (or OS) cannot run, saying why.
-Kernel resolve_kernel(const std::string & name);
+// `is_auto` (optional) tells whether the name was 'auto'.
+Kernel resolve_kernel(const std::string & name, bool * is_auto = nullptr);
 
 // Whether this process can run `k`; when not, `why` says why.
 bool kernel_supported(Kernel k, std::string * why);
@@ -73,28 +74,38 @@ struct PackedWeights {
     int np = 0, kp = 0;      // padded
     AlignedBytes data;
     std::vector<int32_t> corr;   // avx512vnni: 128 * sum_k W[n][k], per column n
+    // amx weights that may also run products of few rows on avx512vnni (same layout;
+    // 'auto' only, a forced 'amx' runs every product on tiles)
+    bool small_m_vnni = false;
     size_t bytes() const { return data.size() + corr.size() * 4; }
 };
 
-void pack_weights(Kernel kernel, const int8_t * w, int n, int k, PackedWeights & out);
+// Below this many rows an AMX tile (16 rows) is mostly padding, and vpdpbusd on
+// the same packed weights is faster (measured: 1-4 rows 1.5-2.3x; 8 rows AMX wins).
+constexpr int AMX_MIN_ROWS = 8;
 
-// Activations in the layout of a kernel (see prepare_a).
+// `small_m_vnni` (amx only): also prepare the weights for avx512vnni products of
+// fewer than AMX_MIN_ROWS rows; used by 'auto'.
+void pack_weights(Kernel kernel, const int8_t * w, int n, int k, PackedWeights & out, bool small_m_vnni = false);
+
+// Activations in the layout of the path that will run the product (see prepare_a).
 struct PreparedA {
+    Kernel path = Kernel::Scalar;
     const int8_t * ptr = nullptr;
     int m = 0;
     int lda = 0;            // bytes between rows
 };
 
-// Puts A [M][K] (row-major, stride K) into the layout `w.kernel` wants, using
-// `buf` for storage when a copy is needed (scalar: no copy).
+// Chooses the path for an m-row product on `w` and puts A [M][K] (row-major,
+// stride K) into its layout, using `buf` when a copy is needed (scalar: none).
 PreparedA prepare_a(const PackedWeights & w, const int8_t * a, int m, AlignedBytes & buf);
 
-// C[m][n] for all m and columns n in [n0, n1) (n0 a multiple of 16), C row-major
-// with stride ldc int32. Thread-safe; no allocation.
+// C[m][n] for all m and columns n in [n0, n1) (n0 a multiple of gemm_col_block),
+// C row-major with stride ldc int32. Thread-safe; no allocation.
 void gemm_s8_cols(const PackedWeights & w, const PreparedA & a, int n0, int n1, int32_t * c, int ldc);
 
 // Column granularity a thread's range must respect (multiple of 16).
-int gemm_col_block(const PackedWeights & w);
+int gemm_col_block(const PreparedA & a);
 
 // Whole GEMM, split over `threads` threads of cpu_pool().
 void gemm_s8(const PackedWeights & w, const int8_t * a, int m, int32_t * c, int threads, AlignedBytes & abuf);
