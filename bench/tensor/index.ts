@@ -12,7 +12,8 @@
 import { metric, type Metric, type Suite } from '../suite.js'
 import { gemmMetrics } from './gemm.js'
 import { loadNativeGemm } from './native.js'
-import { loadOrt } from './peers.js'
+import { modelMetrics } from './model-metrics.js'
+import { loadLlama, loadOrt } from './peers.js'
 
 export const suite: Suite = {
   name: 'tensor',
@@ -30,6 +31,10 @@ export const suite: Suite = {
     if (g.differingBytes !== undefined) {
       metrics.push(metric({ name: 'GEMM products: differing bytes across kernels', value: g.differingBytes, unit: 'bytes', better: 'lower', target: 0, note: 'every kernel path on every shape, int32 outputs compared byte by byte' }))
     }
+
+    const llama = await loadLlama(ctx.log)
+    ctx.log(llama.mod !== undefined ? `peer node-llama-cpp ${llama.version ?? '?'}` : `peer node-llama-cpp unavailable: ${llama.reason ?? '?'}`)
+    metrics.push(...await modelMetrics(ctx, llama))
     return metrics
   }
 }

@@ -7,8 +7,9 @@
 // (activations of every position and every logits vector), and logit quality.
 
 import { argmaxOf, type EngineRun } from './llm-types.js'
-import type { LlamaCpp, LlamaContextSequence } from './peer-types.js'
-import type { PeerStatus } from './peers.js'
+import { fork } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { ChildReply, ChildRequest } from './llama-child.js'
 import type { ShardWeights } from '../../actors/engine/int/types.js'
 import type { ShardBackend } from '../../actors/engine/int/backend.js'
 import { median, type SuiteContext } from '../suite.js'
@@ -81,7 +82,7 @@ export function differingBytes (a: EngineRun, b: EngineRun): number {
   return d
 }
 
-// ---- llama.cpp ---------------------------------------------------------------------
+// ---- llama.cpp (in a child process: see llama-child.ts) -----------------------------
 
 export interface LlamaRunner {
   version: string
@@ -92,64 +93,59 @@ export interface LlamaRunner {
   close: () => Promise<void>
 }
 
-export async function openLlama (peer: PeerStatus<LlamaCpp>, gguf: string, ctx: SuiteContext): Promise<LlamaRunner> {
-  const mod = peer.mod!
-  const llama = await mod.getLlama({ gpu: false, build: 'never', skipDownload: true, progressLogs: false, logLevel: 'error', maxThreads: 2 })
-  const model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 })
-  ctx.log(`llama.cpp loaded ${gguf}`)
-  const contexts = new Map<number, { seq: LlamaContextSequence, dispose: () => Promise<void> }>()
-  const seqFor = async (threads: number): Promise<LlamaContextSequence> => {
-    let c = contexts.get(threads)
-    if (c === undefined) {
-      const context = await model.createContext({ contextSize: 256, batchSize: 128, threads: { ideal: threads, min: threads }, sequences: 1 })
-      c = { seq: context.getSequence(), dispose: async () => { await context.dispose() } }
-      contexts.set(threads, c)
-    }
-    return c.seq
+export async function openLlama (gguf: string, ctx: SuiteContext): Promise<LlamaRunner> {
+  const script = fileURLToPath(new URL('./llama-child.js', import.meta.url))
+  const child = fork(script, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  const pending = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  let nextId = 1
+  let exited: string | undefined
+  child.on('message', (msg: ChildReply) => {
+    const p = pending.get(msg.id)
+    if (p === undefined) return
+    pending.delete(msg.id)
+    if (msg.ok) p.resolve(msg.result); else p.reject(new Error(msg.error))
+  })
+  child.on('exit', (code, signal) => {
+    exited = `llama.cpp process exited (${signal ?? `code ${String(code)}`})`
+    for (const p of pending.values()) p.reject(new Error(exited))
+    pending.clear()
+  })
+  const call = async <T>(req: DistributiveOmit<ChildRequest, 'id'>): Promise<T> => {
+    if (exited !== undefined) throw new Error(exited)
+    const id = nextId++
+    return await new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      child.send({ ...req, id })
+    })
   }
-  const greedy = { temperature: 0 }
+  let info: { version: string, systemInfo: string }
+  try {
+    info = await call<{ version: string, systemInfo: string }>({ cmd: 'open', gguf })
+  } catch (e) {
+    child.kill()
+    throw e
+  }
+  ctx.log(`llama.cpp loaded ${gguf} (pid ${String(child.pid)})`)
   return {
-    version: peer.version ?? '?',
-    systemInfo: String(llama.systemInfo ?? ''),
+    version: info.version,
+    systemInfo: info.systemInfo,
     run: async (threads, prompt, gen) => {
-      const seq = await seqFor(threads)
-      await seq.clearHistory()
-      const input = prompt.map((t, i) => i === prompt.length - 1 ? [t, { generateNext: { token: true, options: greedy } }] as [number, { generateNext: { token: boolean, options: typeof greedy } }] : t)
-      const t0 = process.hrtime.bigint()
-      const first = await seq.controlledEvaluate(input)
-      const t1 = process.hrtime.bigint()
-      let tok = first[prompt.length - 1]?.next.token
-      if (typeof tok !== 'number') throw new Error('llama.cpp returned no token after the prompt')
-      const tokens = [tok]
-      for (let i = 0; i < gen; i++) {
-        const out = await seq.controlledEvaluate([[tok, { generateNext: { token: true, options: greedy } }]])
-        const next = out[0]?.next.token
-        if (typeof next !== 'number') throw new Error(`llama.cpp returned no token at step ${i}`)
-        tok = next
-        tokens.push(tok)
-      }
-      const t2 = process.hrtime.bigint()
-      return { prefillSeconds: Number(t1 - t0) / 1e9, decodeSeconds: Number(t2 - t1) / 1e9, tokens, logits: [], acts: [] }
+      const r = await call<{ prefillSeconds: number, decodeSeconds: number, tokens: number[] }>({ cmd: 'run', threads, prompt, gen })
+      return { ...r, logits: [], acts: [] }
     },
-    logitsFor: async (tokens, vocab) => {
-      const seq = await seqFor(1)
-      await seq.clearHistory()
-      const out = await seq.controlledEvaluate(tokens.map(t => [t, { generateNext: { logits: true } }] as [number, { generateNext: { logits: boolean } }]))
-      return out.map((o, i) => {
-        const map = o?.next.logits
-        if (map === undefined) throw new Error(`llama.cpp returned no logits at position ${i}`)
-        const v = new Float64Array(vocab).fill(-Infinity)
-        for (const [t, l] of map) v[t] = l
-        return v
-      })
-    },
+    logitsFor: async (tokens, vocab) => await call<Float64Array[]>({ cmd: 'logits', tokens, vocab }),
     close: async () => {
-      for (const c of contexts.values()) await c.dispose()
-      await model.dispose()
-      await llama.dispose()
+      if (exited !== undefined) return
+      const gone = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
+      await call({ cmd: 'close' }).catch(() => {})
+      const timer = setTimeout(() => { child.kill() }, 5000)
+      await gone
+      clearTimeout(timer)
     }
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 
 export type { EngineRun }
 export type { ShardWeights }

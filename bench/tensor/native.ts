@@ -1,8 +1,8 @@
-// The Verimesh native addon as this suite sees it: the int8 GEMM kernels, the peak
-// loops and the shard runner, each optional, so the suite reports what the addon
-// offers and says what it lacks instead of failing.
+// The Verimesh native addon as this suite sees it: the int8 GEMM kernels and the peak
+// loops, each optional, so the suite reports what the addon offers and says what it
+// lacks instead of failing.
 
-import { loadAddon } from '../../runtime/addon.js'
+import { loadAddon, type VerimeshAddon } from '../../runtime/addon.js'
 
 export interface NativeGemm {
   /** Kernel paths this CPU can run, e.g. ['scalar', 'avx2', 'avx512vnni', 'amx']. */
@@ -20,53 +20,50 @@ export interface NativeGemm {
   peakKinds: string[]
 }
 
-type Fn = (...args: unknown[]) => unknown
-
-/** The raw addon object, looked at by name (the typed wrapper may not list every export yet). */
-function exportsOf (addon: unknown): Record<string, unknown> {
-  return addon as Record<string, unknown>
-}
+type Kernel = Parameters<NonNullable<VerimeshAddon['gemmS8Bench']>>[3]
 
 export function loadNativeGemm (): { gemm?: NativeGemm, reason: string } {
-  let addon: unknown
+  let addon: VerimeshAddon
   try {
     addon = loadAddon()
   } catch (e) {
     return { reason: (e as Error).message }
   }
-  const x = exportsOf(addon)
-  const gemmS8 = x.gemmS8 as Fn | undefined
-  const kernelsFn = x.kernels as Fn | undefined
-  if (typeof gemmS8 !== 'function' || typeof kernelsFn !== 'function') {
-    return { reason: `the addon at ${String(x.path)} exports no gemmS8/kernels yet` }
-  }
-  const kernels = (kernelsFn() as string[]).slice()
-  const bench = x.gemmS8Bench as Fn | undefined
-  const setThreads = x.setThreads as Fn | undefined
-  const product = (a: Int8Array, w: Int8Array, m: number, n: number, k: number, kernel: string): Int32Array => gemmS8(a, w, m, n, k, kernel) as Int32Array
+  const { gemmS8, gemmS8Bench, kernels: kernelsFn } = addon
+  if (gemmS8 === undefined || kernelsFn === undefined) return { reason: `the addon at ${addon.path} exports no gemmS8/kernels (an older build?)` }
+  const kernels: string[] = kernelsFn()
+  const product = (a: Int8Array, w: Int8Array, m: number, n: number, k: number, kernel: string): Int32Array => gemmS8(a, w, m, n, k, kernel as Kernel)
   let timeGemm: NativeGemm['timeGemm']
   let timing: string
-  if (typeof bench === 'function') {
-    timing = 'gemmS8Bench: timed loop inside the addon'
-    timeGemm = async (_a, _w, m, n, k, kernel, threads, iters) => (bench(m, n, k, kernel, threads, iters) as number) / iters
+  if (gemmS8Bench !== undefined) {
+    // Its own seeded operands, weights packed once outside the timed loop (as a shard
+    // does at load), one untimed warm-up product, then `iters` timed products.
+    timing = 'gemmS8Bench: timed loop inside the addon, weights prepacked'
+    timeGemm = async (_a, _w, m, n, k, kernel, threads, iters) => gemmS8Bench(m, n, k, kernel as Kernel, threads, iters) / iters
   } else {
-    timing = 'gemmS8 called from JS per product (includes N-API call and output allocation)'
+    // gemmS8 packs the weights on every call: slower than a model's prepacked weights.
+    timing = 'gemmS8 called from JS per product (includes weight packing, N-API call and output allocation)'
     timeGemm = async (a, w, m, n, k, kernel, threads, iters) => {
-      if (typeof setThreads === 'function') setThreads(threads)
       const t0 = process.hrtime.bigint()
-      for (let i = 0; i < iters; i++) gemmS8(a, w, m, n, k, kernel)
+      for (let i = 0; i < iters; i++) gemmS8(a, w, m, n, k, kernel as Kernel, threads)
       return Number(process.hrtime.bigint() - t0) / 1e9 / iters
     }
   }
-  const peakFn = x.peakInt8 as Fn | undefined
-  const gemm: NativeGemm = {
-    kernels,
-    defaultKernel: kernels[kernels.length - 1] ?? 'scalar',
-    product,
-    timeGemm,
-    timing,
-    peakKinds: [],
-    ...(typeof peakFn === 'function' ? { peak: (kind: string, threads: number, seconds: number) => peakFn(kind, threads, seconds) as number } : {})
+  // A peak loop is not part of the addon's typed API (yet); look for one by name.
+  const raw = addon as unknown as Record<string, unknown>
+  const peakFn = raw.peakInt8 as ((kind: string, threads: number, seconds: number) => number) | undefined
+  const peakKindsFn = raw.peakKinds as (() => string[]) | undefined
+  return {
+    gemm: {
+      kernels,
+      // kernels() lists the usable paths best last; 'auto' resolves to that one.
+      defaultKernel: kernels[kernels.length - 1] ?? 'scalar',
+      product,
+      timeGemm,
+      timing,
+      peakKinds: typeof peakKindsFn === 'function' ? peakKindsFn() : [],
+      ...(typeof peakFn === 'function' ? { peak: peakFn } : {})
+    },
+    reason: ''
   }
-  return { gemm, reason: '' }
 }

@@ -36,7 +36,7 @@ export interface LlamaContextSequence {
   readonly nextTokenIndex: number
   evaluateWithoutGeneratingNewTokens: (tokens: LlamaToken[]) => Promise<void>
   evaluate: (tokens: LlamaToken[], options?: { temperature?: number }) => AsyncGenerator<LlamaToken, void, void | LlamaToken | LlamaToken[]>
-  controlledEvaluate: (input: Array<LlamaToken | [LlamaToken, { generateNext?: { token?: boolean, logits?: boolean } }]>) => Promise<Array<undefined | LlamaControlledOutput>>
+  controlledEvaluate: (input: Array<LlamaToken | [LlamaToken, { generateNext?: { token?: boolean, logits?: boolean, options?: { temperature?: number } } }]>) => Promise<Array<undefined | LlamaControlledOutput>>
   clearHistory: () => Promise<void>
   dispose: () => void
 }
