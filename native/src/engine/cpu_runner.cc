@@ -8,6 +8,7 @@
 // all kernel paths.
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <mutex>
@@ -77,7 +78,8 @@ std::string validate_shard_desc(const ShardDesc & d) {
         return "dimensions exceed the spec bounds (dim <= 16384, ffn and heads * headDim <= 131072)";
     }
     if (m.context > (1 << 24)) return "dims.context " + str(m.context) + " exceeds 2^24";
-    if (d.eps_q32 < 0 || d.eps_q32 >= ((int64_t) 1 << 53)) return "epsQ32 " + str(d.eps_q32) + " is outside [0, 2^53)";
+    // ms = ss/D + eps < 2^30 + 2^34, so isqrt(ms * 2^16) stays below the spec's 2^52.
+    if (d.eps_q32 < 0 || d.eps_q32 > ((int64_t) 1 << 34)) return "epsQ32 " + str(d.eps_q32) + " is outside [0, 2^34] (eps <= 4)";
     if (d.attn_scale_m < (1 << 29)) return "attnScale m = " + str(d.attn_scale_m) + " is outside [2^29, 2^31)";
     if (d.attn_scale_x < -200 || d.attn_scale_x > 200) return "attnScale x = " + str(d.attn_scale_x) + " is out of range";
     if (d.range_start < 0 || d.range_start > d.range_end || d.range_end > m.layers) {
@@ -181,7 +183,7 @@ struct Layer {
 // One session's KV cache for the layers of this shard: per layer, per position,
 // per kv head, hd int8 plus an (m, x) scale, for K and V. Grown on demand.
 struct Session {
-    int length = 0;
+    std::atomic<int> length{0};     // read by session_length() while a forward runs
     int capacity = 0;
     std::vector<std::vector<int8_t>> k, v;
     std::vector<std::vector<QScale>> ks, vs;
@@ -395,12 +397,11 @@ void CpuRunner::attention_item(int l, const Session & s, int t, int h, int pos, 
     const int hd = d_.head_dim, H = d_.heads, Hkv = d_.kv_heads;
     const int g = h / (H / Hkv);
     const int tp = pos + t;
+    // Sized by layer() before the region: nothing allocates on pool threads.
     std::vector<int64_t> & L = att_l_[tid];
     std::vector<int64_t> & W = att_w_[tid];
     std::vector<int8_t> & qh = att_q_[tid];
     std::vector<int32_t> & acc_o = att_o_[tid];
-    if ((int) L.size() < tp + 1) { L.resize(d_.context); W.resize(d_.context); }
-    if ((int) qh.size() < hd) { qh.resize(hd); acc_o.resize(hd); }
 
     const int32_t * qv = qkv_.data() + (size_t) t * (H + 2 * Hkv) * hd + (size_t) h * hd;
     const QScale sq = qvec(qv, hd, qh.data());
@@ -467,6 +468,14 @@ void CpuRunner::layer(int l, Session & s, int pos, int n) {
     });
     const int items = n * H;
     const int nt = std::min(threads_, items);
+    for (int t = 0; t < nt; ++t) {
+        if ((int) att_l_[t].size() < pos + n) {
+            att_l_[t].resize(pos + n);
+            att_w_[t].resize(pos + n);
+        }
+        att_q_[t].resize(hd);
+        att_o_[t].resize(hd);
+    }
     cpu_pool().run(nt, [&](int tid, int k) {
         for (int it = (int) ((long) items * tid / k); it < (int) ((long) items * (tid + 1) / k); ++it) {
             attention_item(l, s, it / H, it % H, pos, tid);
@@ -595,7 +604,7 @@ void CpuRunner::end_session(const std::string & session) {
 int CpuRunner::session_length(const std::string & session) const {
     std::lock_guard<std::mutex> sl(sessions_mu_);
     auto it = sessions_.find(session);
-    return it == sessions_.end() ? 0 : it->second->length;
+    return it == sessions_.end() ? 0 : it->second->length.load();
 }
 
 } // namespace

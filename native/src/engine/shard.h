@@ -105,8 +105,10 @@ public:
     // unused one. Output: boundary activations of the n positions in `out_q` /
     // `out_scales` (same sizes), and, when `logits` is not nullptr (last shard only),
     // the vocab int32 Q16 logits of the LAST position.
-    // Throws EngineError on bad arguments (pos + n > context, pos beyond the cached
-    // length, token out of range, wrong input kind for this shard).
+    // An unknown session must start at pos 0. Throws EngineError on bad arguments
+    // (pos + n > context, pos beyond the cached length, token out of range, wrong
+    // input kind for this shard, activation scale outside [1, 2^24) or q = -128),
+    // before touching any session state (a refused step leaves no trace).
     // Calls on one runner are serialised by the caller; end_session may be called
     // concurrently with forward (of another or the same session).
     virtual void forward(const std::string & session, int pos, int n,
