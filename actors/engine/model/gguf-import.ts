@@ -240,8 +240,12 @@ export async function importGguf (file: string, outDir: string, opts: ImportGguf
       const read = async (t: GgufTensorInfo): Promise<Float32Array> => {
         const x = await g.readF32(t)
         bytesRead += t.bytes ?? 0
-        for (let i = 0; i < x.length; i++) {
-          if (!Number.isFinite(x[i])) throw fail(file, `tensor ${t.name} holds a non-finite value (${x[i]}) at element ${i}`, { tensor: t.name, element: i })
+        let bad = 0
+        // v − v is NaN exactly for NaN and ±Infinity; summing keeps the loop branch-free.
+        for (let i = 0; i < x.length; i++) { const v = x[i]!; bad += v - v }
+        if (bad !== 0) {
+          const i = x.findIndex((v) => !Number.isFinite(v))
+          throw fail(file, `tensor ${t.name} holds a non-finite value (${x[i]}) at element ${i}`, { tensor: t.name, element: i })
         }
         return x
       }

@@ -290,26 +290,29 @@ export class GgufReader {
     }
     const blocksPerChunk = Math.max(1, Math.floor((8 << 20) / info.bytes))
     const nBlocks = t.elements / info.block
-    const chunk = Buffer.allocUnsafe(Math.min(nBlocks, blocksPerChunk) * info.bytes)
+    // An ArrayBuffer of its own, so the 16-bit view below is aligned.
+    const chunk = new Uint8Array(Math.min(nBlocks, blocksPerChunk) * info.bytes + 1)
+    const u16 = new Uint16Array(chunk.buffer, 0, Math.floor(chunk.length / 2))
+    const i8 = new Int8Array(chunk.buffer)
+    const u32 = new Uint32Array(blocksPerChunk)
+    const f32 = new Float32Array(u32.buffer)
     const half = halfToFloatTable()
     for (let b0 = 0; b0 < nBlocks; b0 += blocksPerChunk) {
       const nb = Math.min(blocksPerChunk, nBlocks - b0)
-      const raw = chunk.subarray(0, nb * info.bytes)
-      await readExactly(this.fh, raw, base + b0 * info.bytes, this.file, `tensor ${t.name}`)
+      await readExactly(this.fh, chunk.subarray(0, nb * info.bytes), base + b0 * info.bytes, this.file, `tensor ${t.name}`)
       const o = b0 * info.block
       if (t.type === GgmlType.F16) {
-        for (let i = 0; i < nb; i++) out[o + i] = half[raw.readUInt16LE(2 * i)]!
+        for (let i = 0; i < nb; i++) out[o + i] = half[u16[i]!]!
       } else if (t.type === GgmlType.BF16) {
-        const bits = new Uint32Array(nb)
-        for (let i = 0; i < nb; i++) bits[i] = raw.readUInt16LE(2 * i) << 16
-        out.set(new Float32Array(bits.buffer), o)
+        for (let i = 0; i < nb; i++) u32[i] = u16[i]! << 16
+        out.set(f32.subarray(0, nb), o)
       } else {
-        // Q8_0: fp16 d, then 32 int8; x = d · q.
+        // Q8_0: 34-byte blocks of fp16 d (at an even offset) and 32 int8; x = d · q.
         for (let i = 0; i < nb; i++) {
           const at = i * 34
-          const d = half[raw.readUInt16LE(at)]!
+          const d = half[u16[at >> 1]!]!
           const oo = o + i * 32
-          for (let j = 0; j < 32; j++) out[oo + j] = d * raw.readInt8(at + 2 + j)
+          for (let j = 0; j < 32; j++) out[oo + j] = d * i8[at + 2 + j]!
         }
       }
     }

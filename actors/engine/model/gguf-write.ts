@@ -4,7 +4,7 @@
 import { open, rename, rm } from 'node:fs/promises'
 import { VerimeshError } from '../../../runtime/errors.js'
 import { alignUp, assertLittleEndian, bytesOf, writeAll } from './fileio.js'
-import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GgmlType, floatToBf16, floatToHalf, VALUE_TYPE_OF, type GgufArrayItem, type GgufScalarKind, type GgufValue } from './gguf.js'
+import { GGML_TYPES, GGUF_DEFAULT_ALIGNMENT, GgmlType, bf16FromFloatBits, floatToHalf, halfFromFloatBits, VALUE_TYPE_OF, type GgufArrayItem, type GgufScalarKind, type GgufValue } from './gguf.js'
 
 export type GgufWriteType = 'F32' | 'F16' | 'BF16' | 'Q8_0'
 
@@ -109,39 +109,50 @@ function writeValue (w: ByteWriter, v: GgufValue, key: string): void {
 }
 
 /** ggml's quantize_row_q8_0_ref in float32 arithmetic: d = amax/127 (as fp16), q = roundf(x/d). */
-export function quantizeQ8_0 (x: Float32Array, out: Buffer): void {
+export function quantizeQ8_0 (x: Float32Array, out: Uint8Array): void {
   if (x.length % 32 !== 0) throw new VerimeshError('INTERNAL', `Q8_0 needs a multiple of 32 values, got ${x.length}`)
-  const fr = Math.fround
-  for (let b = 0; b < x.length / 32; b++) {
+  if (out.byteOffset % 2 !== 0 || out.length < x.length / 32 * 34) throw new VerimeshError('INTERNAL', 'Q8_0 output must be even-aligned and large enough')
+  const q = new Int8Array(out.buffer, out.byteOffset, out.length)
+  const d16 = new Uint16Array(out.buffer, out.byteOffset, out.length >> 1)
+  // Stores into a Float32Array round to float32 exactly as C's float arithmetic does.
+  const f = new Float32Array(1)
+  const n = x.length / 32
+  for (let b = 0; b < n; b++) {
+    const o = b * 32
     let amax = 0
-    for (let j = 0; j < 32; j++) { const a = Math.abs(x[b * 32 + j]!); if (a > amax) amax = a }
-    const d = fr(amax / 127)
-    const id = d !== 0 ? fr(1 / d) : 0
+    for (let j = 0; j < 32; j++) { const a = Math.abs(x[o + j]!); if (a > amax) amax = a }
+    f[0] = amax / 127
+    const d = f[0]!
+    f[0] = d !== 0 ? 1 / d : 0
+    const id = f[0]!
     const at = b * 34
-    out.writeUInt16LE(floatToHalf(d), at)
+    d16[at >> 1] = floatToHalf(d)
     for (let j = 0; j < 32; j++) {
-      const v = fr(x[b * 32 + j]! * id)
-      // roundf: half away from zero.
-      out.writeInt8(v < 0 ? -Math.round(-v) : Math.round(v), at + 2 + j)
+      f[0] = x[o + j]! * id
+      const v = f[0]!
+      // roundf: half away from zero (v + 0.5 is exact in double for a float32 |v| ≤ 128).
+      q[at + 2 + j] = v < 0 ? -Math.floor(0.5 - v) : Math.floor(v + 0.5)
     }
   }
 }
 
 export function encodeTensor (type: GgufWriteType, x: Float32Array): Uint8Array {
+  // Int32, not Uint32: values above 2^31 would leave V8's small-integer fast path.
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length)
   switch (type) {
     case 'F32': return bytesOf(x)
     case 'F16': {
       const h = new Uint16Array(x.length)
-      for (let i = 0; i < x.length; i++) h[i] = floatToHalf(x[i]!)
+      for (let i = 0; i < x.length; i++) h[i] = halfFromFloatBits(bits[i]!)
       return bytesOf(h)
     }
     case 'BF16': {
       const h = new Uint16Array(x.length)
-      for (let i = 0; i < x.length; i++) h[i] = floatToBf16(x[i]!)
+      for (let i = 0; i < x.length; i++) h[i] = bf16FromFloatBits(bits[i]!)
       return bytesOf(h)
     }
     case 'Q8_0': {
-      const out = Buffer.alloc(x.length / 32 * 34)
+      const out = new Uint8Array(x.length / 32 * 34)
       quantizeQ8_0(x, out)
       return out
     }

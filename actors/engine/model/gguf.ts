@@ -98,7 +98,11 @@ export function halfToFloatTable (): Float32Array {
 
 export function floatToHalf (v: number): number {
   f32[0] = v
-  const x = u32[0]!
+  return halfFromFloatBits(u32[0]!)
+}
+
+/** The half nearest (ties to even) to the float32 with bit pattern `x`. */
+export function halfFromFloatBits (x: number): number {
   const sign = (x >>> 16) & 0x8000
   const exp = (x >>> 23) & 0xff
   let mant = x & 0x7fffff
@@ -129,7 +133,10 @@ export function bf16ToFloat (h: number): number {
 
 export function floatToBf16 (v: number): number {
   f32[0] = v
-  const x = u32[0]!
+  return bf16FromFloatBits(u32[0]!)
+}
+
+export function bf16FromFloatBits (x: number): number {
   if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff
 }
