@@ -20,6 +20,11 @@
 #include "shard.h"
 #include "thread_pool.h"
 
+#ifdef VERIMESH_CUDA
+// ---- CUDA backend hook (owned by native/cuda/, see its README.md) ----
+#include "../../cuda/cuda_runner.h"
+#endif
+
 namespace {
 
 using vm_engine::EngineError;
@@ -316,6 +321,31 @@ private:
     Napi::Promise::Deferred deferred_;
 };
 
+#ifdef VERIMESH_CUDA
+// ---- CUDA backend hook (owned by native/cuda/, see its README.md) ----
+// kernel 'cuda', or 'auto' unless opts.device is false, runs the shard on the GPU
+// opts.device (an index, default 0). Without a usable GPU it returns nullptr, sets
+// `fallback` to the reason and leaves opts.kernel for the CPU runner ('auto').
+std::unique_ptr<vm_engine::ShardRunner> try_cuda_runner(const Napi::CallbackInfo & info, const vm_engine::ShardDesc & desc,
+                                                        vm_engine::CpuRunnerOptions & opts, std::string & fallback) {
+    const Napi::Value dv = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>().Get("device") : info.Env().Undefined();
+    bool allowed = true;
+    int device = 0;
+    if (dv.IsBoolean()) allowed = dv.As<Napi::Boolean>().Value();
+    else if (!dv.IsUndefined()) device = (int) get_int(dv, "opts.device", "CONFIG_INVALID", 0, 1023);
+    if (opts.kernel == "cuda" && !allowed) fail("CONFIG_INVALID", "opts.kernel 'cuda' contradicts opts.device = false");
+    if (!(opts.kernel == "cuda" || (opts.kernel == "auto" && allowed))) return nullptr;
+    std::unique_ptr<vm_engine::ShardRunner> r;
+    try {
+        r = vm_engine::make_cuda_runner(desc, device, &fallback);
+    } catch (const EngineError & e) {
+        fail("MODEL_INVALID", e.what());   // it throws only for an invalid shard
+    }
+    if (!r) opts.kernel = "auto";
+    return r;
+}
+#endif
+
 // ---------------------------------------------------------------------------
 
 class NativeShard : public Napi::ObjectWrap<NativeShard> {
@@ -347,8 +377,15 @@ public:
             }
             threads_ = opts.threads == 0 ? vm_engine::default_threads() : opts.threads;
             holder_ = std::make_shared<Holder>();
+#ifdef VERIMESH_CUDA
+            // ---- CUDA backend hook: `gpuFallback` is why the GPU was asked for but not used, else '' ----
+            std::string gpu_fallback;
+            holder_->runner = try_cuda_runner(info, desc, opts, gpu_fallback);
+            info.This().As<Napi::Object>().DefineProperty(
+                Napi::PropertyDescriptor::Value("gpuFallback", Napi::String::New(env, gpu_fallback), napi_enumerable));
+#endif
             try {
-                holder_->runner = vm_engine::make_cpu_runner(desc, opts);
+                if (!holder_->runner) holder_->runner = vm_engine::make_cpu_runner(desc, opts);
             } catch (const EngineError & e) {
                 const std::string m = e.what();
                 fail(m.rfind("invalid shard", 0) == 0 ? "MODEL_INVALID" : "CONFIG_INVALID", m);

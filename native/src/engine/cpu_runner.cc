@@ -337,11 +337,12 @@ void CpuRunner::rmsnorm(const int32_t * x, const int32_t * g, int8_t * q, QScale
     }
     const int64_t ms = std::max<int64_t>(1, ss / D + rshr(eps_, 2 * k));
     const int64_t r = isqrt(ms * 65536);
+    const RDiv div(r);
     for (int i = 0; i < D; ++i) {
         // |xs * g * 2^8| < 2^46. The quotient fits int32 for every input the spec
         // allows (|y| <= sqrt(2D) * |g|); the cast wraps exactly like the
         // reference's Int32Array store would.
-        y[i] = (int32_t) rdiv((int64_t) xs[i] * g[i] * 256, r);
+        y[i] = (int32_t) div((int64_t) xs[i] * g[i] * 256);
     }
     *s = qvec(y, D, q);
 }
@@ -383,7 +384,7 @@ void CpuRunner::linear(const Linear & L, const int8_t * a, const QScale * as, in
             const int xa = as[i].x;
             for (int j = n0; j < n1; ++j) {
                 const int32_t u = mulr(row[j], L.mw[j], 31);
-                int32_t y = mulr(u, ma, -(xa + L.xw[j] + 47));
+                int32_t y = mulr(u, (int32_t) ma, -(xa + L.xw[j] + 47));
                 if (has_bias) y = sat32((int64_t) y + L.bias[j]);
                 row[j] = y;
             }
@@ -416,9 +417,9 @@ void CpuRunner::attention_item(int l, const Session & s, int t, int h, int pos, 
         int32_t acc = 0;
         for (int i = 0; i < hd; ++i) acc += (int32_t) qh[i] * kr[i];
         const QScale sk = KS[(size_t) j * Hkv + g];
-        const int64_t lj = mulr(mulr(mulr(acc, sk.m, 31), sq.m, 31), mc_, -(sk.x + sq.x + xc_ + 78));
+        const int32_t lj = mulr(mulr(mulr(acc, sk.m, 31), sq.m, 31), mc_, -(sk.x + sq.x + xc_ + 78));
         L[j] = lj;
-        mx = std::max(mx, lj);
+        mx = std::max<int64_t>(mx, lj);
     }
     int64_t S = 0;
     int32_t X = INT32_MIN;
@@ -428,9 +429,10 @@ void CpuRunner::attention_item(int l, const Session & s, int t, int h, int pos, 
         S += e;
         X = std::max(X, VS[(size_t) j * Hkv + g].x);
     }
+    const RDiv div(S);
     for (int j = 0; j <= tp; ++j) {
         const QScale sv = VS[(size_t) j * Hkv + g];
-        const int64_t p = rdiv(L[j] * 32768, S);
+        const int64_t p = div(L[j] * 32768);
         W[j] = rshr(p * sv.m, 30 + X - sv.x);
     }
     // sum_j w_j * V_j[i] fits int32: w_j <= 2 p_j + 1 and sum p_j <= 2^15 + (t+1)/2,

@@ -19,10 +19,6 @@ inline int32_t sat32(int64_t x) {
     return (int32_t) (x > INT32_MAXV ? INT32_MAXV : x < -INT32_MAXV ? -INT32_MAXV : x);
 }
 
-inline int32_t sat32_128(__int128 x) {
-    return (int32_t) (x > INT32_MAXV ? INT32_MAXV : x < -INT32_MAXV ? -INT32_MAXV : (int64_t) x);
-}
-
 // floor((x + 2^(s-1)) / 2^s) for s > 0 (round half up); x for s = 0; x · 2^-s for
 // s < 0 (the caller guarantees the result fits, as the spec bounds do).
 inline int64_t rshr(int64_t x, int s) {
@@ -41,24 +37,27 @@ inline int64_t rshr(int64_t x, int s) {
     return x * ((int64_t) 1 << -s);
 }
 
-// sat32(rshr(a · b, s)) with the product exact (|a|, |b| < 2^32 so |a·b| < 2^64
-// fits __int128 comfortably; also exact for any s, saturating on overflow).
-inline int32_t mulr(int64_t a, int64_t b, int s) {
-    const __int128 p = (__int128) a * b;
+// mulr for int32 operands (every use in the engine): |a·b| < 2^62 fits int64, so
+// the common shifts need no __int128.
+inline int32_t mulr(int32_t a, int32_t b, int s) {
+    const int64_t p = (int64_t) a * b;
     if (s > 0) {
-        if (s >= 126) {
-            return 0;
+        if (s < 62) {
+            return sat32((p + ((int64_t) 1 << (s - 1))) >> s);   // |p| + 2^60 < 2^63
         }
-        return sat32_128((p + ((__int128) 1 << (s - 1))) >> s);
+        return (int32_t) rshr(p, s);   // |p| <= 2^62: result in {-1, 0, 1}
     }
     if (s == 0 || p == 0) {
-        return sat32_128(p);
+        return sat32(p);
     }
-    if (s <= -63) {
+    if (s < -31) {
         return p > 0 ? (int32_t) INT32_MAXV : (int32_t) -INT32_MAXV;
     }
-    // |p| < 2^64 and -s < 63: p · 2^-s < 2^126 fits __int128 exactly.
-    return sat32_128(p * ((__int128) 1 << -s));
+    // |p| << -s overflows int32 iff |p| > INT32_MAX >> -s; otherwise it is exact.
+    const int64_t lim = INT32_MAXV >> -s;
+    if (p > lim) return (int32_t) INT32_MAXV;
+    if (p < -lim) return (int32_t) -INT32_MAXV;
+    return (int32_t) (p * ((int64_t) 1 << -s));
 }
 
 // floor(a / b) for b > 0.
@@ -73,6 +72,42 @@ inline int64_t floordiv(int64_t a, int64_t b) {
 // Round half up division, d > 0: floor((2n + d) / (2d)).
 inline int64_t rdiv(int64_t n, int64_t d) {
     return floordiv(2 * n + d, 2 * d);
+}
+
+// rdiv(n, d) for one divisor and many n, without a hardware division per call:
+// the quotient from a double reciprocal is within one of the true floor when the
+// numerator 2n + d and the quotient stay below 2^52, and one exact remainder test
+// fixes it. Used where the divisor is shared by a vector (qvec, rmsnorm, bact,
+// softmax), whose bounds keep |2n + d| < 2^53 by far.
+struct RDiv {
+    int64_t d, d2;
+    double inv;
+    explicit RDiv(int64_t divisor) : d(divisor), d2(2 * divisor), inv(1.0 / (double) (2 * divisor)) {}
+    int64_t operator()(int64_t n) const {
+        const int64_t num = 2 * n + d;
+        int64_t q = (int64_t) std::floor((double) num * inv);
+        const int64_t r = num - q * d2;
+        if (r < 0) {
+            --q;
+        } else if (r >= d2) {
+            ++q;
+        }
+        return q;
+    }
+};
+
+// rdiv(n, d) with a floating-point quotient fixed up exactly (see RDiv), for one-off
+// divisors: a 64-bit idiv costs several times more. Needs |2n + d|, 2d < 2^52.
+inline int64_t rdiv_fp(int64_t n, int64_t d) {
+    const int64_t num = 2 * n + d, d2 = 2 * d;
+    int64_t q = (int64_t) std::floor((double) num / (double) d2);
+    const int64_t r = num - q * d2;
+    if (r < 0) {
+        --q;
+    } else if (r >= d2) {
+        ++q;
+    }
+    return q;
 }
 
 // Bits of x >= 1.
@@ -111,12 +146,12 @@ inline int64_t exp2q30(int64_t d) {
 // Spec §2.6.
 inline int32_t silu(int32_t x) {
     const int64_t a = x < 0 ? -(int64_t) x : (int64_t) x;
-    const int64_t am = a < 2097152 ? a : 2097152;
-    const int64_t y = mulr(am, LOG2E_Q30, 30);
+    const int32_t am = (int32_t) (a < 2097152 ? a : 2097152);
+    const int64_t y = mulr(am, (int32_t) LOG2E_Q30, 30);
     const int64_t e = exp2q30(-y);
-    const int64_t sigma = x >= 0 ? rdiv((int64_t) 1 << 46, ((int64_t) 1 << 30) + e)
-                                 : rdiv(e * 65536, ((int64_t) 1 << 30) + e);
-    return mulr(x, sigma, 16);
+    const int64_t sigma = x >= 0 ? rdiv_fp((int64_t) 1 << 46, ((int64_t) 1 << 30) + e)
+                                 : rdiv_fp(e * 65536, ((int64_t) 1 << 30) + e);
+    return mulr(x, (int32_t) sigma, 16);    // sigma <= 2^16
 }
 
 // A scale (m, x) = m · 2^x.
@@ -138,8 +173,9 @@ inline QScale qvec(const int32_t * v, int n, int8_t * q) {
         }
         return {1 << 30, -53};
     }
+    const RDiv div(amax);
     for (int i = 0; i < n; ++i) {
-        q[i] = (int8_t) rdiv(127 * (int64_t) v[i], amax);
+        q[i] = (int8_t) div(127 * (int64_t) v[i]);
     }
     const int b = bitlen((uint64_t) amax);   // <= 32: amax <= 2^31
     return {(int32_t) rdiv(amax << (37 - b), 127), b - 53};
@@ -157,8 +193,9 @@ inline void to_bact(const int32_t * x, int dim, int8_t * q, int32_t * scales) {
         int64_t s = (amax + 126) / 127;      // ceil, amax >= 0
         s = s < 1 ? 1 : s;
         scales[b] = (int32_t) s;
+        const RDiv div(s);
         for (int i = 0; i < 32; ++i) {
-            const int64_t v = rdiv(xb[i], s);
+            const int64_t v = div(xb[i]);
             q[b * 32 + i] = (int8_t) (v > 127 ? 127 : v < -127 ? -127 : v);
         }
     }
