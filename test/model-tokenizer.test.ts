@@ -83,6 +83,9 @@ test('llama SPM: merges by score, leftmost first on ties, byte fallback, the ▁
   t.deepEqual(tok.encode('<s>', { addSpecial: false, parseSpecial: true }), [1])
   t.not(tok.encode('<s>', { addSpecial: false })[0], 1)
   t.deepEqual(createTokenizer(spm(SPM_PIECES, { addEos: true })).encode('aa'), [1, 259, 270, 2])
+  // Empty text is just the specials, as in llama.cpp.
+  t.deepEqual(tok.encode(''), [1])
+  t.deepEqual(tok.encode('', { addSpecial: false }), [])
 })
 
 test('llama SPM: decode(encode(s)) == s for ASCII and UTF-8 text', (t) => {
@@ -125,6 +128,7 @@ test('gpt2 BPE: merges applied by rank, byte-level fallback, specials, BOS per m
   t.deepEqual(createTokenizer({ ...gpt2(MERGES, [['xyz', TokenType.NORMAL]]), pre: 'llama-bpe' }).encode('xyz'), [267])
   const withBos = createTokenizer(gpt2(MERGES, [['<|begin|>', TokenType.CONTROL]], { bos: 267, addBos: true }))
   t.deepEqual(withBos.encode('hello'), [267, 259])
+  t.deepEqual(withBos.encode(''), [267])
   t.is(withBos.decode([267, 259, 264]), 'hello world')
   t.is(withBos.decode([267, 259], { renderSpecial: true }), '<|begin|>hello')
 })

@@ -107,7 +107,8 @@ abstract class VocabTokenizer implements Tokenizer {
 
   /** Splits text around special tokens written in it, longest first (llama.cpp's tokenizer_st_partition). */
   protected partition (text: string, parseSpecial: boolean): Fragment[] {
-    let frags: Fragment[] = [{ text }]
+    // llama.cpp makes no fragment of empty text, so '' gets no space prefix either.
+    let frags: Fragment[] = text.length > 0 ? [{ text }] : []
     const specials = parseSpecial ? [...this.userDefined, ...this.controls].sort((a, b) => b[0].length - a[0].length || a[1] - b[1]) : this.userDefined
     for (const [tok, id] of specials) {
       const next: Fragment[] = []
