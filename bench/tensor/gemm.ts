@@ -162,7 +162,14 @@ export async function gemmMetrics (ctx: SuiteContext, native: NativeGemm | undef
           ...(peerValue !== undefined ? { peerValue } : {}),
           ...(targeted ? { target: GEMM_TARGET_RATIO * peerValue } : {}),
           ...(isDefault || peerMissing !== undefined
-            ? { note: [`median of ${side.samples.length} interleaved batches of ~${batchSeconds * 1000} ms`, targeted ? `target = ${GEMM_TARGET_RATIO} x onnxruntime` : '', peerMissing ?? ''].filter(x => x !== '').join('; ') + ortNote }
+            ? {
+                note: [
+                  `median of ${side.samples.length} interleaved batches of ~${batchSeconds * 1000} ms`,
+                  `best batch ${Math.max(...side.samples).toFixed(0)} GOPS${ortSide !== undefined ? ` vs onnxruntime ${Math.max(...ortSide.samples).toFixed(0)}` : ''}`,
+                  targeted ? `target = ${GEMM_TARGET_RATIO} x onnxruntime` : '',
+                  peerMissing ?? ''
+                ].filter(x => x !== '').join('; ') + ortNote
+              }
             : {})
         }))
       }

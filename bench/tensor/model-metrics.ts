@@ -134,6 +134,8 @@ export async function modelMetrics (ctx: SuiteContext, llamaPeer: PeerStatus<Lla
     const nv = n.length > 0 ? summarize(n, P, G) : undefined
     const lv = l.length > 0 ? summarize(l, P, G) : undefined
     const peer = `llama.cpp Q8_0 ${t}T`
+    const best = (runs: EngineRun[], phase: 'prefill' | 'decode'): number => Math.max(...runs.map(r => phase === 'prefill' ? P / r.prefillSeconds : G / r.decodeSeconds))
+    const bestNote = (phase: 'prefill' | 'decode'): string => n.length > 1 ? `best run ${best(n, phase).toFixed(1)} tok/s${l.length > 0 ? ` vs llama.cpp ${best(l, phase).toFixed(1)}` : ''}` : ''
     const missing = [nv === undefined ? `Verimesh native unavailable: ${nativeReason}` : '', lv === undefined ? llamaReason : ''].filter(x => x !== '').join('; ')
     metrics.push(metric({
       name: `prefill ${P} tokens, ${nativeKernel} ${t}T`,
@@ -142,7 +144,7 @@ export async function modelMetrics (ctx: SuiteContext, llamaPeer: PeerStatus<Lla
       better: 'higher',
       peer,
       ...(lv !== undefined ? { peerValue: lv.prefill } : {}),
-      note: [t === 1 ? runNote : `median of ${reps} runs`, missing].filter(x => x !== '').join('; ')
+      note: [t === 1 ? runNote : `median of ${reps} runs`, bestNote('prefill'), missing].filter(x => x !== '').join('; ')
     }))
     metrics.push(metric({
       name: `decode ${G} tokens, ${nativeKernel} ${t}T`,
@@ -151,7 +153,7 @@ export async function modelMetrics (ctx: SuiteContext, llamaPeer: PeerStatus<Lla
       better: 'higher',
       peer,
       ...(lv !== undefined ? { peerValue: lv.decode, target: DECODE_TARGET_RATIO * lv.decode } : {}),
-      note: [`target = ${DECODE_TARGET_RATIO} x llama.cpp`, missing].filter(x => x !== '').join('; ')
+      note: [`target = ${DECODE_TARGET_RATIO} x llama.cpp`, bestNote('decode'), missing].filter(x => x !== '').join('; ')
     }))
   }
   if (jsRun !== undefined) {
