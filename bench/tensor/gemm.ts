@@ -133,6 +133,9 @@ export async function gemmMetrics (ctx: SuiteContext, native: NativeGemm | undef
           // A path slower than a batch per call (the scalar kernel on big shapes) gets 3 rounds.
           if (r >= 3 && opsOf(shape) / side.guess / 1e9 > batchSeconds * 3) continue
           const iters = itersFor(shape, side.guess, batchSeconds)
+          // Let the previous side's worker threads stop spinning (onnxruntime's pool
+          // spin-waits after a run) before this side's batch starts.
+          await new Promise(resolve => setTimeout(resolve, 20))
           side.samples.push(opsOf(shape) / await side.time(iters) / 1e9)
         }
       }
