@@ -20,6 +20,9 @@ const DECODE_TARGET_RATIO = 1.0
 /** The JS fallback must be within this factor of native. */
 const JS_MAX_SLOWDOWN = 20
 
+/** Between engines: lets the previous one's spin-waiting threads park. */
+const pause = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 100)) }
+
 export async function modelMetrics (ctx: SuiteContext, llamaPeer: PeerStatus<LlamaCpp>): Promise<Metric[]> {
   const metrics: Metric[] = []
   let model: BenchModel
@@ -79,6 +82,7 @@ export async function modelMetrics (ctx: SuiteContext, llamaPeer: PeerStatus<Lla
     for (const t of THREADS) {
       const b = native.get(t)
       if (b !== undefined) {
+        await pause()
         const run = await runVerimesh(b, prompt, G, `bench-${t}-${r}`)
         nativeRuns.get(t)!.push(run)
         allVerimesh.push({ name: `${b.name} ${t}T`, run })
@@ -86,6 +90,7 @@ export async function modelMetrics (ctx: SuiteContext, llamaPeer: PeerStatus<Lla
       }
       if (llama !== undefined) {
         try {
+          await pause()
           const run = await llama.run(t, prompt, G)
           llamaRuns.get(t)!.push(run)
           ctx.log(`rep ${r + 1}/${reps} llama.cpp ${t}T: prefill ${(P / run.prefillSeconds).toFixed(1)} tok/s, decode ${(G / run.decodeSeconds).toFixed(1)} tok/s`)
