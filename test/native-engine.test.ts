@@ -5,6 +5,7 @@
 // a model cut into two shards. Bad input must be a JS Error, never a crash.
 
 import test, { type ExecutionContext } from 'ava'
+import { readFile } from 'node:fs/promises'
 import { gemmS8Reference, ReferenceShard, type ShardInputArrays, type ShardOutput } from '../actors/engine/int/forward.js'
 import { sliceShard, synthWeights } from '../actors/engine/int/synth.js'
 import type { ModelDims, ShardWeights } from '../actors/engine/int/types.js'
@@ -303,5 +304,20 @@ test('forwardAsync does not block the event loop', async t => {
   // Had the work run on the JS thread, the promise would have settled before any
   // setImmediate callback could run.
   t.true(ticks > 0, 'the event loop turned while the step ran')
+
+  // Steps queued on one shard wait in the addon, not on libuv threads: a file read
+  // issued after six queued steps completes before the third step does. (Were each
+  // step to hold a libuv thread while it waits for the shard, the four default
+  // threads would all be taken and the read would queue behind them.)
+  const order: string[] = []
+  const steps = Array.from({ length: 6 }, async (_, i) => {
+    await shard.forwardAsync(`q${i}`, 0, tokens(...Array.from({ length: 32 }, (_, j) => (i + j) % dims.vocab)))
+    order.push(`step${i}`)
+  })
+  const read = readFile(new URL(import.meta.url)).then(() => { order.push('read') })
+  await Promise.all([...steps, read])
+  t.log(`completion order: ${order.join(' ')}`)
+  t.true(order.indexOf('read') < order.indexOf('step2'), order.join(' '))
+  t.deepEqual(order.filter(o => o !== 'read'), ['step0', 'step1', 'step2', 'step3', 'step4', 'step5'], 'one shard runs its steps in order')
   shard.close()
 })

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -246,9 +247,18 @@ struct ForwardResult {
 
 // The runner plus the lock that serialises its forward calls. Shared with
 // in-flight async workers, so close() never frees a runner under a worker.
+class ForwardWorker;
+
 struct Holder {
     std::unique_ptr<vm_engine::ShardRunner> runner;
     std::mutex mu;
+    // forwardAsync queue, touched only on the JS thread: one worker of a shard is on
+    // the libuv pool at a time, so queued steps wait here instead of each holding a
+    // libuv thread blocked on `mu` (the pool has only 4 by default, shared with fs/dns).
+    bool busy = false;
+    std::deque<ForwardWorker *> waiting;
+    void submit(ForwardWorker * w);
+    void done();
 };
 
 void run_forward(Holder & h, const ForwardArgs & a, ForwardResult & r) {
@@ -307,10 +317,14 @@ public:
         }
     }
 
-    void OnOK() override { deferred_.Resolve(to_js(Env(), result_)); }
+    void OnOK() override {
+        deferred_.Resolve(to_js(Env(), result_));
+        holder_->done();
+    }
 
     void OnError(const Napi::Error & e) override {
         deferred_.Reject(coded_error(Env(), code_, e.Message()).Value());
+        holder_->done();
     }
 
 private:
@@ -345,6 +359,25 @@ std::unique_ptr<vm_engine::ShardRunner> try_cuda_runner(const Napi::CallbackInfo
     return r;
 }
 #endif
+
+void Holder::submit(ForwardWorker * w) {
+    if (busy) {
+        waiting.push_back(w);
+        return;
+    }
+    busy = true;
+    w->Queue();
+}
+
+void Holder::done() {
+    if (waiting.empty()) {
+        busy = false;
+        return;
+    }
+    ForwardWorker * next = waiting.front();
+    waiting.pop_front();
+    next->Queue();
+}
 
 // ---------------------------------------------------------------------------
 
@@ -434,7 +467,7 @@ private:
             }
             ForwardWorker * w = new ForwardWorker(env, h, std::move(a));
             Napi::Promise p = w->promise();
-            w->Queue();
+            h->submit(w);
             return p;
         } catch (const Napi::Error & e) {
             Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
