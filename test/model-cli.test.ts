@@ -17,6 +17,24 @@ function model (args: string[]): Promise<{ code: number, stdout: string, stderr:
   })
 }
 
+/** Runs the command in this process, capturing what it writes. */
+async function inProcess (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  const { runModelCommand } = await import('../runtime/cli/model.js')
+  const out: string[] = []
+  const err: string[] = []
+  const writeOut = process.stdout.write.bind(process.stdout)
+  const writeErr = process.stderr.write.bind(process.stderr)
+  process.stdout.write = ((chunk: string | Uint8Array) => { out.push(String(chunk)); return true }) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string | Uint8Array) => { err.push(String(chunk)); return true }) as typeof process.stderr.write
+  try {
+    const code = await runModelCommand(args)
+    return { code, stdout: out.join(''), stderr: err.join('') }
+  } finally {
+    process.stdout.write = writeOut
+    process.stderr.write = writeErr
+  }
+}
+
 test('verimesh model: synth → info --verify → shard → export-gguf → import, with usage errors and failures', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'verimesh-model-cli-'))
   try {
@@ -56,24 +74,25 @@ test('verimesh model: synth → info --verify → shard → export-gguf → impo
     t.is(custom.code, 0, custom.stderr)
     t.regex(custom.stdout, /heads 2 \(kv 2, head 32\), ffn 96, context 8/)
 
-    // Usage errors: exit 2 with the command's help.
+    // Usage errors: exit 2 with the command's help (in-process: no need for a process each).
     for (const args of [[], ['frobnicate'], ['synth'], ['synth', '--out', 'x', '--dims', 'huge'], ['synth', '--out', 'x', '--seed', '-1'], ['import', '--out', 'x'], ['shard', a, '--out', 'x'], ['info'], ['export-gguf', a, '--out', 'x', '--type', 'q4_k'], ['synth', '--out', 'x', '--bogus']]) {
-      const r = await model(args)
+      const r = await inProcess(args)
       t.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`)
     }
-    t.regex((await model(['synth', '--out', 'x', '--dims', 'huge'])).stderr, /--dims must be one of tiny, small/)
+    t.regex((await inProcess(['synth', '--out', 'x', '--dims', 'huge'])).stderr, /--dims must be one of tiny, small/)
     for (const cmd of ['synth', 'import', 'info', 'shard', 'export-gguf']) {
-      const h = await model([cmd, '--help'])
+      const h = await inProcess([cmd, '--help'])
       t.is(h.code, 0)
       t.regex(h.stdout, new RegExp(`verimesh model ${cmd}`))
+      t.is((await inProcess(['help', cmd])).stdout, h.stdout)
     }
-    t.is((await model(['--help'])).code, 0)
+    t.is((await inProcess(['--help'])).code, 0)
 
     // Failures: exit 1 with the reason.
-    const missing = await model(['info', path.join(dir, 'nope')])
+    const missing = await inProcess(['info', path.join(dir, 'nope')])
     t.is(missing.code, 1)
     t.regex(missing.stderr, /MODEL_INVALID: cannot read/)
-    t.is((await model(['synth', '--out', a])).code, 1) // not empty
+    t.is((await inProcess(['synth', '--out', a])).code, 1) // not empty
     const fh = await open(path.join(b, 'shard-2.vmw'), 'r+')
     const last = (await fh.stat()).size - 1
     const byte = Buffer.alloc(1)
