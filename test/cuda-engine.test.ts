@@ -568,4 +568,7 @@ register("NativeShard kernel 'cuda' without a GPU falls back to the CPU and says
     const off = new NativeShard(sc.weights, { kernel: 'auto', device: false })
     t.is(off.gpuFallback, '')
     off.close()
+    // The weights are checked before the GPU is looked for: a bad model is an error, not a fallback.
+    t.throws(() => new NativeShard({ ...sc.weights, rope: new Int32Array(3) }, { kernel: 'cuda' }), { message: /^invalid shard: rope table/, code: 'MODEL_INVALID' })
+    t.throws(() => new NativeShard(sc.weights, { kernel: 'cuda', device: false }), { message: /contradicts/, code: 'CONFIG_INVALID' })
   })
