@@ -173,9 +173,9 @@ test('reshard 1 → 2 → 3 → 1 keeps every tensor, changes shard roots as the
   try {
     const w = whole(true)
     const one = await write(path.join(dir, '1'), w, [[0, 5]])
-    const two = await reshard(path.join(dir, '1'), path.join(dir, '2'), { parts: 2 })
-    const three = await reshard(path.join(dir, '2'), path.join(dir, '3'), { ranges: [[0, 1], [1, 4], [4, 5]] })
-    const back = await reshard(path.join(dir, '3'), path.join(dir, '1b'), { parts: 1 })
+    const two = await reshard(path.join(dir, '1'), 2, path.join(dir, '2'))
+    const three = await reshard(path.join(dir, '2'), [[0, 1], [1, 4], [4, 5]], path.join(dir, '3'))
+    const back = await reshard(path.join(dir, '3'), 1, path.join(dir, '1b'))
     t.is(two.shards.length, 2)
     t.deepEqual(three.shards.map((s) => s.layers), [[0, 1], [1, 4], [4, 5]])
 
@@ -197,7 +197,7 @@ test('reshard 1 → 2 → 3 → 1 keeps every tensor, changes shard roots as the
     // A corrupt source cannot be laundered into a fresh package.
     const victim = two.shards[1]!.tensors[4]!
     await flipByte(path.join(dir, '2', 'shard-1.vmw'), victim.offset)
-    await t.throwsAsync(reshard(path.join(dir, '2'), path.join(dir, 'bad'), { parts: 3 }), { message: new RegExp(victim.name.replaceAll('.', '\\.')) })
+    await t.throwsAsync(reshard(path.join(dir, '2'), 3, path.join(dir, 'bad')), { message: new RegExp(victim.name.replaceAll('.', '\\.')) })
     await t.throwsAsync(readManifest(path.join(dir, 'bad')))
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -298,8 +298,7 @@ async function shardCommand (args: string[]): Promise<number> {
   const progress = new Progress()
   const t0 = performance.now()
   let bytes = 0
-  const m = await reshard(p.positionals[0]!, out, {
-    ...(parts !== undefined ? { parts } : { ranges: parseRanges(ranges!) }),
+  const m = await reshard(p.positionals[0]!, parts ?? parseRanges(ranges!), out, {
     overwrite: v.force === true,
     onTensor: (done, total, b) => {
       bytes += b

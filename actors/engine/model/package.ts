@@ -712,19 +712,17 @@ export async function readTokenizerFile (dir: string, manifest: Manifest): Promi
 // Resharding
 
 export interface ReshardOptions {
-  /** Number of shards (balanced by bytes) or explicit contiguous ranges. */
-  readonly parts?: number
-  readonly ranges?: ReadonlyArray<readonly [number, number]>
   readonly overwrite?: boolean
   readonly onTensor?: (done: number, total: number, bytes: number) => void
 }
 
 /**
- * Rewrites the package under new layer ranges into `outDir`. Tensors are copied in
- * chunks and re-verified against the source manifest on the way, so a corrupt source
- * cannot produce a package with fresh, valid-looking roots.
+ * Rewrites the package under new layer ranges into `outDir`: `parts` shards balanced by
+ * bytes, or explicit contiguous ranges. Tensors are copied in chunks and re-verified
+ * against the source manifest on the way, so a corrupt source cannot produce a package
+ * with fresh, valid-looking roots.
  */
-export async function reshard (dir: string, outDir: string, opts: ReshardOptions): Promise<Manifest> {
+export async function reshard (dir: string, target: number | ReadonlyArray<readonly [number, number]>, outDir: string, opts: ReshardOptions = {}): Promise<Manifest> {
   if (path.resolve(dir) === path.resolve(outDir)) throw new VerimeshError('MODEL_INVALID', 'reshard needs a different output directory', { dir })
   const src = await readManifest(dir)
   const config = src.config
@@ -733,11 +731,11 @@ export async function reshard (dir: string, outDir: string, opts: ReshardOptions
   for (const s of src.shards) for (const t of s.tensors) if (!where.has(t.name)) where.set(t.name, { shard: s, tensor: t })
   const hasBias = (base: string): boolean => where.has(`${base}.b`)
   let ranges: Array<readonly [number, number]>
-  if (opts.ranges !== undefined) {
-    ranges = [...opts.ranges]
-    validateRanges(L, ranges)
+  if (typeof target === 'number') {
+    ranges = balancedRanges(L, target, shardCosts(config, hasBias))
   } else {
-    ranges = balancedRanges(L, opts.parts ?? 1, shardCosts(config, hasBias))
+    ranges = [...target]
+    validateRanges(L, ranges)
   }
   const tokenizerSpec = await readTokenizerFile(dir, src)
   await preparePackageDir(outDir, opts.overwrite)
