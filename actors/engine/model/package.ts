@@ -11,6 +11,7 @@ import { canonicalJson, isHash, merkleRoot, modelRoot, sha256Hex, tensorLeaf, ty
 import { alignUp, assertLittleEndian, bytesOf, IO_CHUNK, readExactly, writeAll } from './fileio.js'
 import { assembleShard, dtypeSize, shardTensors, shardTensorSpecs, type TensorData, type TensorSpec } from './tensors.js'
 import { tokenizerVocab, validateTokenizerSpec, type TokenizerSpec } from './tokenizer-spec.js'
+import { createTokenizer, type Tokenizer } from './tokenizer.js'
 
 export const FORMAT = 'verimesh-model/1'
 export const SHARD_MAGIC = 'VMW1'
@@ -686,6 +687,11 @@ export async function verifyPackage (dir: string, opts: { expectedRoot?: string,
     }
   }
   return { root: manifest.root, bytes, seconds: (performance.now() - t0) / 1000, problems }
+}
+
+/** The package's tokenizer, its file verified against the manifest. */
+export async function loadTokenizer (dir: string, manifest?: Manifest): Promise<Tokenizer> {
+  return createTokenizer(await readTokenizerFile(dir, manifest ?? await readManifest(dir)))
 }
 
 export async function readTokenizerFile (dir: string, manifest: Manifest): Promise<TokenizerSpec> {
