@@ -328,6 +328,7 @@ const PRE_ALIASES: Readonly<Record<string, string>> = {
   'llama-bpe': 'llama3',
   'llama-v3': 'llama3',
   'llama3': 'llama3',
+  'falcon3': 'llama3',
   'smaug-bpe': 'llama3',
   'qwen2': 'qwen2',
   'deepseek-r1-qwen': 'qwen2',
