@@ -115,13 +115,16 @@ export interface NativeShardOutput {
  * (a step), INTERNAL.
  */
 export interface NativeShard {
-  /** The GEMM path in use, e.g. 'amx'. */
+  /**
+   * The GEMM path in use, e.g. 'amx'. With 'auto' on an AMX host this is 'amx', and products
+   * of fewer than 8 rows (decode steps) run on avx512vnni over the same packed weights.
+   */
   readonly kernel: EngineKernel
   readonly threads: number
   readonly closed: boolean
   /** Positions [pos, pos + n) of `session`, synchronously (blocks the event loop: tests only). */
   forward: (session: string, pos: number, input: NativeShardInput) => NativeShardOutput
-  /** Same on a libuv worker thread; calls on one shard are serialised; never throws, rejects. */
+  /** Same on a libuv worker thread; a shard's calls run one at a time in call order; never throws, rejects. */
   forwardAsync: (session: string, pos: number, input: NativeShardInput) => Promise<NativeShardOutput>
   endSession: (session: string) => void
   /** Cached positions of `session` (0 when unknown). */

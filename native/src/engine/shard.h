@@ -123,7 +123,9 @@ public:
     // Cached positions of `session` (0 when unknown).
     virtual int session_length(const std::string & session) const = 0;
 
-    // Name of the compute path actually used, e.g. "amx", "avx512vnni", "cuda".
+    // Name of the compute path actually used, e.g. "amx", "avx512vnni", "cuda". (The
+    // CPU runner under 'auto' on an AMX host says "amx" and runs products of fewer
+    // than 8 rows on avx512vnni, see gemm.h.)
     virtual const char * kernel_name() const = 0;
 
     // Shape of the shard (no tensor pointers: the runner owns its own copies).
