@@ -214,6 +214,11 @@ test('forwardAsync gives forward\'s bytes; concurrent sessions on one shard are 
   got.forEach((g, i) => assertSameOutput(t, g, want[i]!, `prefill ${sessions[i]!}`))
   const next = await Promise.all(sessions.map(async (s, i) => await shard.forwardAsync(s, 3, tokens(i + 7))))
   next.forEach((g, i) => assertSameOutput(t, g, wantNext[i]!, `decode ${sessions[i]!}`))
+  // Two shards stepping at the same time share the process-wide thread pool.
+  const other = new e.NativeShard(w, { threads: 2, kernel: 'scalar' })
+  const both = await Promise.all(sessions.map(async (s, i) => await (i % 2 === 0 ? shard : other).forwardAsync(`${s}-2`, 0, prompt(i))))
+  both.forEach((g, i) => assertSameOutput(t, g, want[i]!, `two shards at once, ${sessions[i]!}`))
+  other.close()
   // close() while a step is in flight: the step still settles correctly.
   const pending = shard.forwardAsync('s0', 4, tokens(5))
   shard.close()
