@@ -465,32 +465,28 @@ function runEmulated (binary: string, w: ShardWeights, ops: Op[], env: Record<st
 }
 
 // One chunk per forward (the default), several chunks with both GEMM paths (5:
-// 5 positions take the tiled GEMM, 4 and fewer the GEMV), one position at a time,
-// and the threads of each block scheduled in reverse to expose order dependence.
-const EMU_RUNS: Array<[string, Record<string, string>]> = [
-  ['default chunks', {}],
-  ['chunks of 5', { VERIMESH_CUDA_MAX_CHUNK: '5' }],
-  ['chunks of 1, reverse thread order', { VERIMESH_CUDA_MAX_CHUNK: '1', VM_EMU_ORDER: 'reverse' }]
+// 5 positions take the tiled GEMM, 4 and fewer the GEMV), one position at a time
+// with the threads of each block scheduled in reverse to expose order dependence.
+// The ASan/UBSan build turns out-of-bounds device accesses (host heap here) and
+// overflowing integer arithmetic into failures; it is about 5x slower, so it runs
+// one configuration. One test per run keeps each well under ava's timeout.
+const EMU_RUNS: Array<{ label: string, binary: string, env: Record<string, string> }> = [
+  { label: 'default chunks', binary: emuPath, env: {} },
+  { label: 'chunks of 5', binary: emuPath, env: { VERIMESH_CUDA_MAX_CHUNK: '5' } },
+  { label: 'chunks of 1, reverse thread order', binary: emuPath, env: { VERIMESH_CUDA_MAX_CHUNK: '1', VM_EMU_ORDER: 'reverse' } },
+  { label: 'ASan/UBSan, chunks of 5', binary: emuAsanPath, env: { VERIMESH_CUDA_MAX_CHUNK: '5' } }
 ]
 
 for (const sc of scenarios()) {
-  register(`emulated CUDA runner matches ReferenceShard: ${sc.name}`, existsSync(emuPath) ? '' : noBuild(emuPath), t => {
-    const want = runReference(sc.weights, sc.ops)
-    t.true(want.some(o => o.ok && o.q.length > 0), 'the scenario runs at least one step')
-    for (const [label, env] of EMU_RUNS) {
-      const { kernel, outcomes } = runEmulated(emuPath, sc.weights, sc.ops, env)
+  for (const run of EMU_RUNS) {
+    register(`emulated CUDA runner matches ReferenceShard: ${sc.name} [${run.label}]`, existsSync(run.binary) ? '' : noBuild(run.binary), t => {
+      const want = runReference(sc.weights, sc.ops)
+      t.true(want.some(o => o.ok && o.q.length > 0), 'the scenario runs at least one step')
+      const { kernel, outcomes } = runEmulated(run.binary, sc.weights, sc.ops, run.env)
       t.is(kernel, 'cuda')
-      compare(t, `${sc.name} [${label}]`, want, outcomes, sc.ops)
-    }
-  })
-  // Out-of-bounds device memory accesses of the kernels are host heap accesses
-  // here: AddressSanitizer sees them, UBSan sees overflowing integer arithmetic.
-  // One configuration only (about 5x slower); chunks of 5 reach both GEMM paths.
-  register(`emulated CUDA runner under ASan/UBSan matches ReferenceShard: ${sc.name}`, existsSync(emuAsanPath) ? '' : noBuild(emuAsanPath), t => {
-    const { kernel, outcomes } = runEmulated(emuAsanPath, sc.weights, sc.ops, { VERIMESH_CUDA_MAX_CHUNK: '5' })
-    t.is(kernel, 'cuda')
-    compare(t, `${sc.name} [asan, chunks of 5]`, runReference(sc.weights, sc.ops), outcomes, sc.ops)
-  })
+      compare(t, `${sc.name} [${run.label}]`, want, outcomes, sc.ops)
+    })
+  }
 }
 
 // ---------------------------------------------------------------- 3. real GPU

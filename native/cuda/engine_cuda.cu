@@ -925,6 +925,10 @@ std::string CudaShardRunner::init(const ShardDesc & d) {
         bq_ = alloc<int8_t>(c * m.dim);
         bs_ = alloc<int32_t>(c * m.dim / 32);
         tok_ = alloc<int32_t>(c);
+        // cudaMemcpy from pageable memory may return before its DMA lands, and
+        // cudaMemset is asynchronous; both ran on the legacy stream, which the
+        // non-blocking stream_ does not wait for.
+        ck(cudaDeviceSynchronize(), "uploading the weights");
     } catch (const CudaError & e) {
         cudaGetLastError();
         return e.what();

@@ -490,6 +490,10 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t) {
     return (cudaError_t) vm_emu::emu().last_error;
 }
 
+inline cudaError_t cudaDeviceSynchronize() {
+    return (cudaError_t) vm_emu::emu().last_error;
+}
+
 inline cudaError_t cudaMalloc(void ** p, size_t n) {
     static uint64_t seed = 0x2545f4914f6cdd1dull;
     *p = std::malloc(n);
