@@ -49,7 +49,7 @@ const gpuSkip = caps === undefined
       ? 'build-cuda holds an addon built without CUDA'
       : !caps.gpu.present ? `no usable GPU: ${caps.gpu.reason}` : ''
 
-function register (title: string, skip: string, fn: (t: ExecutionContext) => void): void {
+function register (title: string, skip: string, fn: (t: ExecutionContext) => void | Promise<void>): void {
   if (skip === '') test(title, fn)
   else test.skip(`${title} (skipped: ${skip})`, fn)
 }
@@ -495,6 +495,7 @@ interface NativeShardLike {
   readonly kernel: string
   readonly gpuFallback?: string
   forward: (session: string, pos: number, input: ShardInputArrays) => { acts: { positions: number, q: Int8Array, scales: Int32Array }, logits?: Int32Array }
+  forwardAsync: (session: string, pos: number, input: ShardInputArrays) => Promise<{ acts: { positions: number, q: Int8Array, scales: Int32Array }, logits?: Int32Array }>
   endSession: (session: string) => void
   sessionLength: (session: string) => number
   close: () => void
@@ -542,6 +543,31 @@ for (const sc of scenarios()) {
     }
   })
 }
+
+// end_session may come while a step of the same session runs on a worker thread:
+// the step must finish on intact memory (the runner holds the cache until then).
+register("NativeShard kernel 'cuda': endSession during forwardAsync of the same session", gpuSkip, async t => {
+  const NativeShard = nativeShardClass()
+  const sc = scenarios()[0]!
+  const first = sc.ops[0]!
+  if (first.kind !== 'forward') throw new Error('scenario starts with a forward')
+  const want = new ReferenceShard(sc.weights).forward(first.session, first.pos, first.input)
+  const shard = new NativeShard(sc.weights, { kernel: 'cuda' })
+  try {
+    for (let i = 0; i < 20; i++) {
+      const step = shard.forwardAsync(first.session, first.pos, first.input)
+      shard.endSession(first.session)
+      const got = await step
+      t.deepEqual(Array.from(got.acts.q), Array.from(want.acts.q))
+      t.deepEqual(Array.from(got.logits ?? []), Array.from(want.logits ?? []))
+      // Either order is legal: ended before the step registered the session, or after.
+      t.true([0, want.acts.positions].includes(shard.sessionLength(first.session)))
+      shard.endSession(first.session)
+    }
+  } finally {
+    shard.close()
+  }
+})
 
 // Without a GPU, asking the CUDA build for kernel 'cuda' must still give a
 // working shard on the CPU and say why the GPU was not used.
