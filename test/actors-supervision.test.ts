@@ -154,11 +154,11 @@ test('backoff: consecutive restarts wait longer each time (minMs * factor^n, cap
   await ref.ask({ type: 'ok' })
   t.is(startedAt.length, 4)
   const gaps = startedAt.slice(1).map((at, i) => at - startedAt[i]!)
-  // Nominal 30, 90, 270 ms. Timers never fire meaningfully early; late is fine.
+  // Nominal 30, 90, 270 ms. Timers never fire early, so each lower bound proves the wait
+  // grew; a loaded machine may make any gap late, so no upper bound and no ordering.
   t.true(gaps[0]! >= 28, `first gap ${gaps[0]}`)
   t.true(gaps[1]! >= 85, `second gap ${gaps[1]}`)
   t.true(gaps[2]! >= 260, `third gap ${gaps[2]}`)
-  t.true(gaps[1]! > gaps[0]! && gaps[2]! > gaps[1]!, `gaps ${gaps.join(', ')}`)
   await sys.stop()
 })
 
