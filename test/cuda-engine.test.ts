@@ -259,7 +259,8 @@ type Outcome =
   | { ok: true, q: Int8Array, scales: Int32Array, logits?: Int32Array, length: number }
   | { ok: false, message: string, length: number }
 
-interface Scenario { name: string, weights: ShardWeights, ops: Op[] }
+/** `wide` scenarios are costly to emulate: they skip the emulated runs that take one position per chunk. */
+interface Scenario { name: string, weights: ShardWeights, ops: Op[], wide?: boolean }
 
 const tokens = (...t: number[]): ShardInputArrays => ({ kind: 'tokens', tokens: new Int32Array(t) })
 
@@ -351,6 +352,25 @@ function scenarios (): Scenario[] {
     name: 'mha-halves-full-context',
     weights: w3,
     ops: [fwd('s', 0, tokens(...seq(next, 16, d3.vocab))), fwd('t', 0, tokens(...seq(next, 2, d3.vocab))), fwd('t', 2, tokens(1))]
+  })
+
+  // Shapes past one block's 256 threads, so every strided kernel loop runs more
+  // than once: dim 512, ffn 640, head size 128 (two thread groups share the V
+  // sum), prefill chunks of 64 and attention over more than 256 rows.
+  const d4: ModelDims = { vocab: 64, dim: 512, layers: 1, heads: 4, kvHeads: 2, headDim: 128, ffn: 640, context: 300 }
+  out.push({
+    name: 'wide',
+    weights: synthWeights({ dims: d4, seed: 5, bias: true }),
+    ops: [fwd('w', 0, tokens(...seq(next, 290, d4.vocab))), fwd('w', 290, tokens(3)), fwd('w', 291, tokens(...seq(next, 6, d4.vocab)))],
+    wide: true
+  })
+
+  // A head larger than a block: the attention output loops over the head.
+  const d5: ModelDims = { vocab: 32, dim: 64, layers: 1, heads: 1, kvHeads: 1, headDim: 288, ffn: 64, context: 8 }
+  out.push({
+    name: 'head-288',
+    weights: synthWeights({ dims: d5, seed: 9, ropeStyle: 'halves' }),
+    ops: [fwd('h', 0, tokens(...seq(next, 6, d5.vocab))), fwd('h', 6, tokens(2))]
   })
 
   // A 2-shard chain of model 1: the second shard gets the first one's boundary activations.
@@ -470,15 +490,18 @@ function runEmulated (binary: string, w: ShardWeights, ops: Op[], env: Record<st
 // The ASan/UBSan build turns out-of-bounds device accesses (host heap here) and
 // overflowing integer arithmetic into failures; it is about 5x slower, so it runs
 // one configuration. One test per run keeps each well under ava's timeout.
-const EMU_RUNS: Array<{ label: string, binary: string, env: Record<string, string> }> = [
-  { label: 'default chunks', binary: emuPath, env: {} },
-  { label: 'chunks of 5', binary: emuPath, env: { VERIMESH_CUDA_MAX_CHUNK: '5' } },
-  { label: 'chunks of 1, reverse thread order', binary: emuPath, env: { VERIMESH_CUDA_MAX_CHUNK: '1', VM_EMU_ORDER: 'reverse' } },
-  { label: 'ASan/UBSan, chunks of 5', binary: emuAsanPath, env: { VERIMESH_CUDA_MAX_CHUNK: '5' } }
+const EMU_RUNS: Array<{ label: string, binary: string, env: Record<string, string>, on: 'all' | 'small' | 'wide' }> = [
+  { label: 'default chunks', binary: emuPath, env: {}, on: 'all' },
+  { label: 'chunks of 5', binary: emuPath, env: { VERIMESH_CUDA_MAX_CHUNK: '5' }, on: 'all' },
+  { label: 'chunks of 1, reverse thread order', binary: emuPath, env: { VERIMESH_CUDA_MAX_CHUNK: '1', VM_EMU_ORDER: 'reverse' }, on: 'small' },
+  { label: 'reverse thread order', binary: emuPath, env: { VM_EMU_ORDER: 'reverse' }, on: 'wide' },
+  { label: 'ASan/UBSan, chunks of 5', binary: emuAsanPath, env: { VERIMESH_CUDA_MAX_CHUNK: '5' }, on: 'small' },
+  { label: 'ASan/UBSan', binary: emuAsanPath, env: {}, on: 'wide' }
 ]
 
 for (const sc of scenarios()) {
-  for (const run of EMU_RUNS) {
+  const runs = EMU_RUNS.filter(r => r.on === 'all' || r.on === (sc.wide === true ? 'wide' : 'small'))
+  for (const run of runs) {
     register(`emulated CUDA runner matches ReferenceShard: ${sc.name} [${run.label}]`, existsSync(run.binary) ? '' : noBuild(run.binary), t => {
       const want = runReference(sc.weights, sc.ops)
       t.true(want.some(o => o.ok && o.q.length > 0), 'the scenario runs at least one step')
