@@ -135,6 +135,18 @@ export function runShard (w: ShardWeights, kv: KvBuffers, pos: number, input: Sh
     } else {
       fromBact(input.acts.q, t * d.dim, input.acts.scales, t * blocks, d.dim, x)
     }
+    if (w.layers.length === 0) {
+      // No layer to requantise after: the boundary passes through unchanged (as the
+      // native runners do); only an output-head-only shard can be this.
+      if (input.kind === 'acts') {
+        outQ.set(input.acts.q.subarray(t * d.dim, (t + 1) * d.dim), t * d.dim)
+        outS.set(input.acts.scales.subarray(t * blocks, (t + 1) * blocks), t * blocks)
+      } else {
+        const tok = input.tokens[t]!
+        outQ.set(w.embedding!.q.subarray(tok * d.dim, (tok + 1) * d.dim), t * d.dim)
+        outS.set(w.embedding!.scales.subarray(tok * blocks, (tok + 1) * blocks), t * blocks)
+      }
+    }
     for (let l = 0; l < w.layers.length; l++) {
       layer(w, w.layers[l]!, l, kv, x, pos + t)
       // Requantise after every layer (spec §2.7) so results do not depend on where
