@@ -116,7 +116,7 @@ export async function gemmMetrics (ctx: SuiteContext, native: NativeGemm | undef
         }
       }
       if (native !== undefined) {
-        for (const kernel of native.kernels) {
+        for (const kernel of [...native.kernels, native.defaultKernel]) {
           sides.set(kernel, {
             samples: [],
             guess: 1,
@@ -149,7 +149,7 @@ export async function gemmMetrics (ctx: SuiteContext, native: NativeGemm | undef
         metrics.push(metric({ name: `${shape.label} ${threads}T (no Verimesh kernel)`, value: NaN, unit: 'GOPS', better: 'higher', peer: peerName, ...(peerValue !== undefined ? { peerValue } : {}), note: `Verimesh native GEMM unavailable: ${nativeReason}` }))
         continue
       }
-      for (const kernel of native.kernels) {
+      for (const kernel of [...native.kernels, native.defaultKernel]) {
         const side = sides.get(kernel)!
         const value = median(side.samples)
         const key = `${shape.label}@${threads}`
@@ -157,7 +157,7 @@ export async function gemmMetrics (ctx: SuiteContext, native: NativeGemm | undef
         const isDefault = kernel === native.defaultKernel
         const targeted = isDefault && shape.kind === 'GEMM' && peerValue !== undefined
         metrics.push(metric({
-          name: `${shape.label} ${kernel}${isDefault ? ' (auto)' : ''} ${threads}T`,
+          name: `${shape.label} ${kernel} ${threads}T`,
           value,
           unit: 'GOPS',
           better: 'higher',
@@ -187,7 +187,7 @@ function checkNative (native: NativeGemm, a: Int8Array, w: Int8Array, s: Shape):
   let differing = 0
   let first: Int32Array | undefined
   const rows = Math.min(m, 4)
-  for (const kernel of native.kernels) {
+  for (const kernel of [...native.kernels, native.defaultKernel]) {
     const c = native.product(a, w, m, n, k, kernel)
     if (c.length !== m * n) throw new Error(`gemmS8 ${kernel} returned ${c.length} values, expected ${m * n}`)
     // Sampled rows against the definition C[i][j] = Σ a[i][p]·w[j][p].

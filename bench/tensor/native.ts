@@ -7,7 +7,8 @@ import { loadAddon, type VerimeshAddon } from '../../runtime/addon.js'
 export interface NativeGemm {
   /** Kernel paths this CPU can run, e.g. ['scalar', 'avx2', 'avx512vnni', 'amx']. */
   kernels: string[]
-  /** The path the addon picks on its own ('auto'). */
+  /** The addon's own choice, measured as a path of its own: 'auto' (on an AMX host: AMX
+   *  tiles, and avx512vnni over the same packed weights for products of few rows). */
   defaultKernel: string
   /** C[m][n] = Σ a[m][k]·w[n][k] with one kernel. */
   product: (a: Int8Array, w: Int8Array, m: number, n: number, k: number, kernel: string) => Int32Array
@@ -56,8 +57,7 @@ export function loadNativeGemm (): { gemm?: NativeGemm, reason: string } {
   return {
     gemm: {
       kernels,
-      // kernels() lists the usable paths best last; 'auto' resolves to that one.
-      defaultKernel: kernels[kernels.length - 1] ?? 'scalar',
+      defaultKernel: 'auto',
       product,
       timeGemm,
       timing,
