@@ -61,7 +61,7 @@ async function peakMetrics (native: NativeGemm | undefined, best: Map<string, nu
         value,
         unit: 'GOPS',
         better: 'higher',
-        note: `the addon exposes no register-only vpdpbusd/tdpbssd loop, so this is the best Verimesh GEMM measured: ${useProbe ? `${probe.kernel} on cache-resident ${probe.shape} (best of a sweep of small shapes)` : where}; a lower bound of the machine's peak`
+        note: `the addon exposes no register-only vpdpbusd/tdpbssd loop, so this is the best Verimesh GEMM timing of the run: ${useProbe ? `${probe.kernel} on cache-resident ${probe.shape} (sweep of small shapes, best of 5)` : `best batch of ${where}`}; a lower bound of the machine's peak`
       }))
     }
   }
