@@ -186,13 +186,10 @@ export class ReferenceShard {
     // Validate before touching the session table: a refused step leaves no trace.
     checkShardInput(w, pos, input.kind === 'tokens' ? input.tokens.length : input.acts.positions, input)
     let s = this.#sessions.get(session)
+    checkSessionPosition(session, s?.length, pos)
     if (s === undefined) {
-      if (pos !== 0) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is unknown here; it must start at position 0, not ${pos}`, { session, pos })
       s = { kv: allocKv(w.layers.length, w.config.dims), length: 0 }
       this.#sessions.set(session, s)
-    } else if (pos > s.length) {
-      // pos < length rewinds (a retried step overwrites its own cache rows).
-      throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is at position ${s.length}, got a step for position ${pos}`, { session, pos, expected: s.length })
     }
     const out = runShard(w, s.kv, pos, input)
     s.length = pos + out.acts.positions
@@ -272,6 +269,19 @@ function layer (w: ShardWeights, L: QLayer, l: number, cache: KvBuffers, x: Int3
   const down = new Int32Array(d.dim)
   linear(L.wDown, quant(gate), down)
   for (let i = 0; i < d.dim; i++) x[i] = sat32(x[i]! + down[i]!)
+}
+
+/**
+ * A step's position against the session's cached length (undefined: unknown session).
+ * A new session starts at 0; pos below the length rewinds (a retried step overwrites
+ * its own cache rows); a gap is refused. Shared by every backend that keeps sessions.
+ */
+export function checkSessionPosition (session: string, length: number | undefined, pos: number): void {
+  if (length === undefined) {
+    if (pos !== 0) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is unknown here; it must start at position 0, not ${pos}`, { session, pos })
+  } else if (pos > length) {
+    throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is at position ${length}, got a step for position ${pos}`, { session, pos, expected: length })
+  }
 }
 
 export function checkShardInput (w: ShardWeights, pos: number, n: number, input: ShardInputArrays): void {

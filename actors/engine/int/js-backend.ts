@@ -6,7 +6,7 @@ import os from 'node:os'
 import { Piscina } from 'piscina'
 import { VerimeshError } from '../../../runtime/errors.js'
 import type { ShardBackend } from './backend.js'
-import { allocKv, checkShardInput, type KvBuffers, type ShardInputArrays, type ShardOutput } from './forward.js'
+import { allocKv, checkSessionPosition, checkShardInput, type KvBuffers, type ShardInputArrays, type ShardOutput } from './forward.js'
 import type { JsShardTask } from './js-worker.js'
 import type { QLinear, ShardWeights } from './types.js'
 
@@ -63,12 +63,10 @@ export class JsPoolBackend implements ShardBackend {
     // Validate here: an error thrown inside a worker loses its VerimeshError code.
     checkShardInput(this.#w, pos, input.kind === 'tokens' ? input.tokens.length : input.acts.positions, input)
     let s = this.#sessions.get(session)
+    checkSessionPosition(session, s?.length, pos)
     if (s === undefined) {
-      if (pos !== 0) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is unknown here; it must start at position 0, not ${pos}`, { session, pos })
       s = { kv: allocKv(this.#w.layers.length, this.#w.config.dims, true), length: 0, busy: false }
       this.#sessions.set(session, s)
-    } else if (pos > s.length) {
-      throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' is at position ${s.length}, got a step for position ${pos}`, { session, pos, expected: s.length })
     }
     // Two steps of one session at once would race on its cache rows.
     if (s.busy) throw new VerimeshError('ENGINE_INPUT_INVALID', `session '${session}' already has a step running`, { session })
