@@ -16,6 +16,13 @@
         'native/src/engine/cpu_runner.cc',
         'native/src/engine/gemm.cc',
         'native/src/engine/thread_pool.cc',
+        'native/src/zk/binfile.cc',
+        'native/src/zk/bindings.cc',
+        'native/src/zk/groth16_prove.cc',
+        'native/src/zk/msm.cc',
+        'native/src/zk/ntt.cc',
+        'native/src/zk/wtns.cc',
+        'native/src/zk/zkey.cc',
       ],
       # node_addon_api_except: include path + NAPI_CPP_EXCEPTIONS + drops -fno-exceptions
       'dependencies': [

@@ -135,6 +135,64 @@ export interface NativeShard {
 
 export type NativeShardConstructor = new (weights: ShardWeights, opts?: NativeShardOptions) => NativeShard
 
+/** snarkjs's Groth16 proof JSON (decimal strings, affine coordinates). */
+export interface Groth16ProofJson {
+  pi_a: [string, string, string]
+  pi_b: [[string, string], [string, string], [string, string]]
+  pi_c: [string, string, string]
+  protocol: 'groth16'
+  curve: 'bn128'
+}
+
+export interface ZkProveResult {
+  proof: Groth16ProofJson
+  /** witness[1..nPublic], decimal */
+  publicSignals: string[]
+  timings: { witnessMs: number, abcMs: number, nttMs: number, msmMs: number, totalMs: number }
+  threads: number
+  /** arithmetic path of the kernels, e.g. 'int128' */
+  kernel: string
+}
+
+/**
+ * Native Groth16 prover over BN254 for one snarkjs .zkey (docs/prover.md). Errors are JS
+ * Errors with a `code`: ZK_IO, ZK_BAD_MAGIC, ZK_BAD_VERSION, ZK_TRUNCATED, ZK_BAD_SECTION,
+ * ZK_WRONG_CURVE, ZK_MISMATCH (witness from another circuit), ZK_BAD_INPUT, ZK_CLOSED, INTERNAL.
+ */
+export interface ZkProver {
+  /** Proves on a libuv worker thread; `wtns` is the bytes of a .wtns file. `threads` 0/absent: all cores. */
+  prove: (wtns: Uint8Array, opts?: { threads?: number }) => Promise<ZkProveResult>
+  info: () => { nVars: number, nPublic: number, domainSize: number, nCoefficients: number }
+  /** Drops the proving key (an in-flight prove keeps its own reference). Idempotent. */
+  close: () => void
+  readonly closed: boolean
+}
+
+export interface ZkProverConstructor {
+  /** Loads and validates the .zkey synchronously (blocks the event loop). */
+  new (zkeyPath: string): ZkProver
+  /** Loads and validates the .zkey on a worker thread. */
+  load: (zkeyPath: string) => Promise<ZkProver>
+}
+
+export interface ZkBenchResult { ms: number, n: number, threads: number, kernel: string }
+export interface ZkMsmBenchResult extends ZkBenchResult { group: 'g1' | 'g2', pointsPerSec: number }
+
+/** Decimal-string view of the prover's arithmetic. Test-only: synchronous, small inputs. */
+export type ZkG1Point = [string, string]
+export type ZkFq2 = [string, string]
+export type ZkG2Point = [ZkFq2, ZkFq2]
+export interface ZkTestHooks {
+  field: (field: 'fq' | 'fr', op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'pow' | 'eq' | 'bytes' | 'mont', a: string, b?: string) => string | boolean
+  fq2: (op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'conj' | 'mulByXi', a: ZkFq2, b?: ZkFq2) => ZkFq2
+  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options) */
+  g1: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number }) => unknown
+  g2: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number }) => unknown
+  ntt: (values: string[], inverse: boolean, opts?: { threads?: number }) => string[]
+  /** ffjavascript's Fr.w[k] */
+  rootOfUnity: (k: number) => string
+}
+
 /** The raw exports of the .node file. */
 interface NativeExports {
   capabilities: () => AddonCapabilities
@@ -143,6 +201,10 @@ interface NativeExports {
   gemmS8: (a: Int8Array, w: Int8Array, m: number, n: number, k: number, kernel?: EngineKernel | 'auto', threads?: number) => Int32Array
   gemmS8Bench: (m: number, n: number, k: number, kernel: EngineKernel | 'auto', threads: number, iters: number) => number
   kernels: () => EngineKernel[]
+  ZkProver: ZkProverConstructor
+  zkMsmBench: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2' }) => Promise<ZkMsmBenchResult>
+  zkNttBench: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
+  zkTest: ZkTestHooks
 }
 
 export interface VerimeshAddon {
@@ -162,6 +224,14 @@ export interface VerimeshAddon {
   gemmS8Bench?: (m: number, n: number, k: number, kernel: EngineKernel | 'auto', threads: number, iters: number) => number
   /** GEMM paths this CPU can run, best last. */
   kernels?: () => EngineKernel[]
+  /** Native Groth16 prover (BN254, snarkjs .zkey/.wtns); absent in a build older than it. */
+  ZkProver?: ZkProverConstructor
+  /** Pippenger MSM on n seeded points/scalars (inputs untimed). */
+  zkMsmBench?: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2' }) => Promise<ZkMsmBenchResult>
+  /** One forward NTT of 2^log2n elements over Fr. */
+  zkNttBench?: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
+  /** Test-only arithmetic hooks. */
+  zkTest?: ZkTestHooks
 }
 
 export interface LoadAddonOptions {
@@ -243,7 +313,7 @@ export class AddonLoader {
     if (typeof capabilities !== 'function' || typeof gpuSelfTest !== 'function') {
       return 'not a verimesh_native addon (capabilities/gpuSelfTest missing)'
     }
-    const { NativeShard, gemmS8, gemmS8Bench, kernels } = native
+    const { NativeShard, gemmS8, gemmS8Bench, kernels, ZkProver, zkMsmBench, zkNttBench, zkTest } = native
     return {
       path: file,
       capabilities: () => capabilities(),
@@ -251,7 +321,11 @@ export class AddonLoader {
       ...(typeof NativeShard === 'function' ? { NativeShard } : {}),
       ...(typeof gemmS8 === 'function' ? { gemmS8 } : {}),
       ...(typeof gemmS8Bench === 'function' ? { gemmS8Bench } : {}),
-      ...(typeof kernels === 'function' ? { kernels } : {})
+      ...(typeof kernels === 'function' ? { kernels } : {}),
+      ...(typeof ZkProver === 'function' ? { ZkProver } : {}),
+      ...(typeof zkMsmBench === 'function' ? { zkMsmBench } : {}),
+      ...(typeof zkNttBench === 'function' ? { zkNttBench } : {}),
+      ...(typeof zkTest === 'object' && zkTest !== null ? { zkTest } : {})
     }
   }
 }

@@ -11,6 +11,7 @@
 #include "dispatch.h"
 #include "engine/bindings.h"
 #include "gpu.h"
+#include "zk/bindings.h"
 
 // Set by the build system (binding.gyp / CMakeLists.txt), so that a report
 // always says which build is loaded.
@@ -163,6 +164,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
     exports.Set("gpuSelfTest",  Napi::Function::New(env, GpuSelfTest,  "gpuSelfTest"));
     vm_engine_register(env, exports);   // NativeShard, gemmS8, gemmS8Bench, kernels
+    vm_zk::init(env, exports);          // ZkProver, zkMsmBench, zkNttBench, zkTest
     return exports;
 }
 

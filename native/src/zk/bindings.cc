@@ -1,0 +1,588 @@
+// Converts between JS values and the prover. Heavy work (loading a zkey,
+// proving, benchmarks) runs in Napi::AsyncWorkers; the zkTest hooks are
+// synchronous and meant for unit tests on small inputs only.
+
+#include "bindings.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../engine/thread_pool.h"
+#include "binfile.h"
+#include "curve.h"
+#include "groth16_prove.h"
+#include "msm.h"
+#include "ntt.h"
+#include "wtns.h"
+#include "zkey.h"
+
+namespace vm_zk {
+
+namespace {
+
+// Arithmetic path of the prover's kernels (reported by prove()).
+constexpr const char * KERNEL = "int128";
+
+Napi::Error coded_error(Napi::Env env, const std::string & code, const std::string & msg) {
+    Napi::Error e = Napi::Error::New(env, msg);
+    e.Set("code", Napi::String::New(env, code));
+    return e;
+}
+
+[[noreturn]] void bad(const std::string & msg) { throw ZkError("ZK_BAD_INPUT", msg); }
+
+// Runs fn and turns ZkError / bad_alloc / other exceptions into coded JS errors.
+template <class Fn>
+Napi::Value guarded(Napi::Env env, Fn fn) {
+    try {
+        return fn();
+    } catch (const ZkError & e) {
+        throw coded_error(env, e.code, e.what());
+    } catch (const std::bad_alloc &) {
+        throw coded_error(env, "INTERNAL", "out of memory");
+    } catch (const Napi::Error &) {
+        throw;
+    } catch (const std::exception & e) {
+        throw coded_error(env, "INTERNAL", e.what());
+    }
+}
+
+int get_threads(const Napi::Value & opts) {
+    if (opts.IsUndefined() || opts.IsNull()) return vm_engine::default_threads();
+    if (!opts.IsObject()) bad("options must be an object");
+    Napi::Value t = opts.As<Napi::Object>().Get("threads");
+    if (t.IsUndefined() || t.IsNull()) return vm_engine::default_threads();
+    if (!t.IsNumber()) bad("threads must be a number");
+    const double d = t.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 256) || d != (double) (int) d) bad("threads must be an integer in [0, 256]");
+    return d == 0 ? vm_engine::default_threads() : (int) d;
+}
+
+std::vector<uint8_t> get_bytes(const Napi::Value & v, const std::string & what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) bad(what + " must be a Uint8Array");
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    return std::vector<uint8_t>(a.Data(), a.Data() + a.ByteLength());
+}
+
+std::string get_string(const Napi::Value & v, const std::string & what) {
+    if (!v.IsString()) bad(what + " must be a string");
+    return v.As<Napi::String>().Utf8Value();
+}
+
+template <class F>
+F get_fp(const Napi::Value & v, const std::string & what) {
+    F f;
+    if (!F::from_dec(get_string(v, what), f)) bad(what + " must be a decimal string below the field prime");
+    return f;
+}
+
+U256 get_u256(const Napi::Value & v, const std::string & what) {
+    U256 x;
+    if (!Fr::dec_to_u256(get_string(v, what), x)) bad(what + " must be a decimal string below 2^256");
+    return x;
+}
+
+Napi::Array arr(Napi::Env env, std::initializer_list<Napi::Value> xs) {
+    Napi::Array a = Napi::Array::New(env, xs.size());
+    uint32_t i = 0;
+    for (const Napi::Value & x : xs) a.Set(i++, x);
+    return a;
+}
+
+Napi::Value str(Napi::Env env, const std::string & s) { return Napi::String::New(env, s); }
+
+Napi::Array get_array(const Napi::Value & v, const std::string & what, uint32_t len) {
+    if (!v.IsArray()) bad(what + " must be an array");
+    Napi::Array a = v.As<Napi::Array>();
+    if (len && a.Length() != len) bad(what + " must have " + std::to_string(len) + " entries");
+    return a;
+}
+
+Fq2 get_fq2(const Napi::Value & v, const std::string & what) {
+    Napi::Array a = get_array(v, what, 2);
+    return { get_fp<Fq>(a.Get(0u), what + "[0]"), get_fp<Fq>(a.Get(1u), what + "[1]") };
+}
+Napi::Value put_fq2(Napi::Env env, const Fq2 & f) { return arr(env, { str(env, f.c0.to_dec()), str(env, f.c1.to_dec()) }); }
+
+// Point codecs: G1 [x, y], G2 [[x0, x1], [y0, y1]], decimal, infinity = zeros.
+struct G1Codec {
+    using F = Fq;
+    static F get(const Napi::Value & v, const std::string & w) { return get_fp<Fq>(v, w); }
+    static Napi::Value put(Napi::Env env, const F & f) { return str(env, f.to_dec()); }
+};
+struct G2Codec {
+    using F = Fq2;
+    static F get(const Napi::Value & v, const std::string & w) { return get_fq2(v, w); }
+    static Napi::Value put(Napi::Env env, const F & f) { return put_fq2(env, f); }
+};
+
+template <class C>
+Affine<typename C::F> get_point(const Napi::Value & v, const std::string & what) {
+    Napi::Array a = get_array(v, what, 2);
+    Affine<typename C::F> p = { C::get(a.Get(0u), what + ".x"), C::get(a.Get(1u), what + ".y") };
+    if (!p.on_curve()) throw ZkError("ZK_BAD_INPUT", what + " is not on the curve");
+    return p;
+}
+template <class C>
+Napi::Value put_point(Napi::Env env, const Affine<typename C::F> & p) {
+    return arr(env, { C::put(env, p.x), C::put(env, p.y) });
+}
+
+// A Jacobian representative with Z != 1, so tests exercise the general formulas.
+template <class F>
+Jacobian<F> scaled(const Affine<F> & a, const F & z) {
+    if (a.is_inf()) return Jacobian<F>::infinity();
+    F z2 = z.sqr();
+    return { a.x * z2, a.y * z2 * z, z };
+}
+
+// ---- zkTest: synchronous, test-only ----
+
+template <class F>
+Napi::Value field_op(Napi::Env env, const std::string & op, const Napi::CallbackInfo & info) {
+    F a = get_fp<F>(info[2], "a");
+    if (op == "neg") return str(env, (-a).to_dec());
+    if (op == "sqr") return str(env, a.sqr().to_dec());
+    if (op == "inv") return str(env, a.inv().to_dec());
+    if (op == "bytes") {   // to 32 bytes LE and back
+        uint8_t b[32];
+        a.to_bytes_le(b);
+        F r;
+        if (!F::from_bytes_le(b, r)) bad("bytes round trip failed");
+        return str(env, r.to_dec());
+    }
+    if (op == "mont") {    // Montgomery limbs as a decimal integer (a·R mod p)
+        U256 u; std::memcpy(u.v, a.v, 32);
+        return str(env, F::u256_to_dec(u));
+    }
+    if (op == "pow") return str(env, a.pow(get_u256(info[3], "e")).to_dec());
+    F b = get_fp<F>(info[3], "b");
+    if (op == "add") return str(env, (a + b).to_dec());
+    if (op == "sub") return str(env, (a - b).to_dec());
+    if (op == "mul") return str(env, (a * b).to_dec());
+    if (op == "eq") return Napi::Boolean::New(env, a == b);
+    bad("unknown field op " + op);
+}
+
+Napi::Value TestField(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        const std::string field = get_string(info[0], "field"), op = get_string(info[1], "op");
+        if (field == "fq") return field_op<Fq>(env, op, info);
+        if (field == "fr") return field_op<Fr>(env, op, info);
+        bad("field must be 'fq' or 'fr'");
+    });
+}
+
+Napi::Value TestFq2(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        const std::string op = get_string(info[0], "op");
+        Fq2 a = get_fq2(info[1], "a");
+        if (op == "neg") return put_fq2(env, -a);
+        if (op == "sqr") return put_fq2(env, a.sqr());
+        if (op == "inv") return put_fq2(env, a.inv());
+        if (op == "conj") return put_fq2(env, a.conj());
+        if (op == "mulByXi") return put_fq2(env, a.mul_by_xi());
+        Fq2 b = get_fq2(info[2], "b");
+        if (op == "add") return put_fq2(env, a + b);
+        if (op == "sub") return put_fq2(env, a - b);
+        if (op == "mul") return put_fq2(env, a * b);
+        bad("unknown fq2 op " + op);
+    });
+}
+
+template <class C>
+Napi::Value group_op(Napi::Env env, const Napi::CallbackInfo & info) {
+    using F = typename C::F;
+    using A = Affine<F>;
+    using J = Jacobian<F>;
+    const std::string op = get_string(info[0], "op");
+    if (op == "generator") {
+        if constexpr (std::is_same<F, Fq>::value) return put_point<C>(env, g1_generator());
+        else return put_point<C>(env, g2_generator());
+    }
+    if (op == "batchAffine") {
+        Napi::Array in = get_array(info[1], "points", 0);
+        std::vector<J> jac(in.Length());
+        for (uint32_t i = 0; i < in.Length(); ++i) {
+            jac[i] = scaled(get_point<C>(in.Get(i), "points[" + std::to_string(i) + "]"), F::from_u64(3 + i));
+        }
+        std::vector<A> out(jac.size());
+        batch_to_affine(jac.data(), jac.size(), out.data());
+        Napi::Array res = Napi::Array::New(env, out.size());
+        for (uint32_t i = 0; i < out.size(); ++i) res.Set(i, put_point<C>(env, out[i]));
+        return res;
+    }
+    if (op == "msm") {
+        Napi::Array pts = get_array(info[1], "points", 0);
+        Napi::Array sc = get_array(info[2], "scalars", pts.Length());
+        std::vector<A> bases(pts.Length());
+        std::vector<U256> scalars(pts.Length());
+        for (uint32_t i = 0; i < pts.Length(); ++i) {
+            bases[i] = get_point<C>(pts.Get(i), "points[" + std::to_string(i) + "]");
+            Fr f = get_fp<Fr>(sc.Get(i), "scalars[" + std::to_string(i) + "]");
+            scalars[i] = f.from_mont();
+        }
+        const int threads = get_threads(info[3]);
+        J r;
+        if constexpr (std::is_same<F, Fq>::value) r = msm_g1(bases.data(), scalars.data(), bases.size(), threads);
+        else r = msm_g2(bases.data(), scalars.data(), bases.size(), threads);
+        return put_point<C>(env, r.to_affine());
+    }
+    A p = get_point<C>(info[1], "p");
+    if (op == "onCurve") return Napi::Boolean::New(env, p.on_curve());
+    if (op == "neg") return put_point<C>(env, p.neg());
+    if (op == "dbl") return put_point<C>(env, scaled(p, F::from_u64(5)).dbl().to_affine());
+    if (op == "mul") return put_point<C>(env, scaled(p, F::from_u64(7)).mul(get_u256(info[2], "k")).to_affine());
+    A q = get_point<C>(info[2], "q");
+    if (op == "add") return put_point<C>(env, scaled(p, F::from_u64(5)).add(scaled(q, F::from_u64(11))).to_affine());
+    if (op == "addMixed") return put_point<C>(env, scaled(p, F::from_u64(5)).add_mixed(q).to_affine());
+    if (op == "eq") return Napi::Boolean::New(env, scaled(p, F::from_u64(5)) == scaled(q, F::from_u64(13)));
+    bad("unknown group op " + op);
+}
+
+Napi::Value TestG1(const Napi::CallbackInfo & info) {
+    return guarded(info.Env(), [&]() { return group_op<G1Codec>(info.Env(), info); });
+}
+Napi::Value TestG2(const Napi::CallbackInfo & info) {
+    return guarded(info.Env(), [&]() { return group_op<G2Codec>(info.Env(), info); });
+}
+
+// ntt(values, inverse, threads) with n = values.length (a power of two).
+Napi::Value TestNtt(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        Napi::Array in = get_array(info[0], "values", 0);
+        const uint32_t n = in.Length();
+        if (n == 0 || (n & (n - 1)) != 0) bad("values.length must be a power of two");
+        std::vector<Fr> v(n);
+        for (uint32_t i = 0; i < n; ++i) v[i] = get_fp<Fr>(in.Get(i), "values[" + std::to_string(i) + "]");
+        const bool inverse = info[1].ToBoolean().Value();
+        ntt(v.data(), (unsigned) __builtin_ctz(n), inverse, get_threads(info[2]));
+        Napi::Array out = Napi::Array::New(env, n);
+        for (uint32_t i = 0; i < n; ++i) out.Set(i, v[i].to_dec());
+        return out;
+    });
+}
+
+Napi::Value TestRootOfUnity(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        if (!info[0].IsNumber()) bad("k must be a number");
+        const int k = info[0].As<Napi::Number>().Int32Value();
+        if (k < 0 || k > 28) bad("k must be in [0, 28]");
+        return str(env, fr_root_of_unity((unsigned) k).to_dec());
+    });
+}
+
+// ---- ZkProver ----
+
+Napi::Object proof_object(Napi::Env env, const Groth16Proof & p) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pi_a", arr(env, { str(env, p.pi_a.x.to_dec()), str(env, p.pi_a.y.to_dec()), str(env, "1") }));
+    o.Set("pi_b", arr(env, { put_fq2(env, p.pi_b.x), put_fq2(env, p.pi_b.y), arr(env, { str(env, "1"), str(env, "0") }) }));
+    o.Set("pi_c", arr(env, { str(env, p.pi_c.x.to_dec()), str(env, p.pi_c.y.to_dec()), str(env, "1") }));
+    o.Set("protocol", "groth16");
+    o.Set("curve", "bn128");
+    return o;
+}
+
+// Shared by the prover object and its in-flight workers (close() drops only the
+// object's reference).
+using ZkeyPtr = std::shared_ptr<const Groth16Zkey>;
+
+struct CtorHolder { Napi::FunctionReference ctor; };
+
+class ZkProver;
+
+class LoadWorker : public Napi::AsyncWorker {
+public:
+    LoadWorker(Napi::Env env, std::string path, CtorHolder * holder)
+        : Napi::AsyncWorker(env, "verimesh:ZkProver.load"), path_(std::move(path)), holder_(holder), deferred_(env) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+        try {
+            zkey_ = std::make_shared<const Groth16Zkey>(read_zkey(path_));
+        } catch (const ZkError & e) {
+            code_ = e.code; SetError(e.what());
+        } catch (const std::bad_alloc &) {
+            code_ = "INTERNAL"; SetError("out of memory while loading " + path_);
+        } catch (const std::exception & e) {
+            code_ = "INTERNAL"; SetError(e.what());
+        }
+    }
+    void OnOK() override;
+    void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
+private:
+    std::string path_;
+    CtorHolder * holder_;
+    Napi::Promise::Deferred deferred_;
+    ZkeyPtr zkey_;
+    std::string code_ = "INTERNAL";
+};
+
+class ProveWorker : public Napi::AsyncWorker {
+public:
+    ProveWorker(Napi::Env env, ZkeyPtr z, std::vector<uint8_t> wtns, int threads)
+        : Napi::AsyncWorker(env, "verimesh:ZkProver.prove"), zkey_(std::move(z)), wtns_(std::move(wtns)),
+          threads_(threads), deferred_(env) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+        try {
+            const auto t0 = std::chrono::steady_clock::now();
+            Witness w = parse_wtns(std::move(wtns_), "witness");
+            parse_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            proof_ = groth16_prove(*zkey_, w, threads_, &timings_);
+        } catch (const ZkError & e) {
+            code_ = e.code; SetError(e.what());
+        } catch (const std::bad_alloc &) {
+            code_ = "INTERNAL"; SetError("out of memory while proving");
+        } catch (const std::exception & e) {
+            code_ = "INTERNAL"; SetError(e.what());
+        }
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("proof", proof_object(env, proof_));
+        Napi::Array pub = Napi::Array::New(env, proof_.public_signals.size());
+        for (uint32_t i = 0; i < proof_.public_signals.size(); ++i) pub.Set(i, Fr::u256_to_dec(proof_.public_signals[i]));
+        out.Set("publicSignals", pub);
+        Napi::Object t = Napi::Object::New(env);
+        t.Set("witnessMs", parse_ms_);
+        t.Set("abcMs", timings_.abc_ms);
+        t.Set("nttMs", timings_.ntt_ms);
+        t.Set("msmMs", timings_.msm_ms);
+        t.Set("totalMs", timings_.total_ms + parse_ms_);
+        out.Set("timings", t);
+        out.Set("threads", threads_);
+        out.Set("kernel", KERNEL);
+        deferred_.Resolve(out);
+    }
+    void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
+private:
+    ZkeyPtr zkey_;
+    std::vector<uint8_t> wtns_;
+    int threads_;
+    Napi::Promise::Deferred deferred_;
+    Groth16Proof proof_;
+    ProveTimings timings_;
+    double parse_ms_ = 0;
+    std::string code_ = "INTERNAL";
+};
+
+class ZkProver : public Napi::ObjectWrap<ZkProver> {
+public:
+    static Napi::Function define(Napi::Env env) {
+        CtorHolder * holder = new CtorHolder();
+        Napi::Function f = DefineClass(env, "ZkProver", {
+            InstanceMethod<&ZkProver::Prove>("prove"),
+            InstanceMethod<&ZkProver::Info>("info"),
+            InstanceMethod<&ZkProver::Close>("close"),
+            InstanceAccessor<&ZkProver::Closed>("closed"),
+            StaticMethod("load", &ZkProver::Load, napi_default, holder),
+        });
+        holder->ctor = Napi::Persistent(f);
+        env.AddCleanupHook([holder]() { delete holder; });
+        return f;
+    }
+
+    // new ZkProver(path) loads synchronously; ZkProver.load(path) on a worker thread.
+    explicit ZkProver(const Napi::CallbackInfo & info) : Napi::ObjectWrap<ZkProver>(info) {
+        Napi::Env env = info.Env();
+        if (info.Length() >= 1 && info[0].IsExternal()) {
+            zkey_ = *info[0].As<Napi::External<ZkeyPtr>>().Data();
+            return;
+        }
+        guarded(env, [&]() -> Napi::Value {
+            zkey_ = std::make_shared<const Groth16Zkey>(read_zkey(get_string(info[0], "zkeyPath")));
+            return env.Undefined();
+        });
+    }
+
+    static Napi::Value create(Napi::Env env, CtorHolder * holder, ZkeyPtr z) {
+        // The External only lives for the constructor call; the instance copies the pointer.
+        Napi::External<ZkeyPtr> ext = Napi::External<ZkeyPtr>::New(env, &z);
+        return holder->ctor.New({ ext });
+    }
+
+private:
+    static Napi::Value Load(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        CtorHolder * holder = static_cast<CtorHolder *>(info.Data());
+        return guarded(env, [&]() -> Napi::Value {
+            LoadWorker * w = new LoadWorker(env, get_string(info[0], "zkeyPath"), holder);
+            Napi::Promise p = w->promise();
+            w->Queue();
+            return p;
+        });
+    }
+
+    Napi::Value Prove(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        return guarded(env, [&]() -> Napi::Value {
+            if (!zkey_) throw ZkError("ZK_CLOSED", "ZkProver is closed");
+            std::vector<uint8_t> wtns = get_bytes(info[0], "wtns");
+            const int threads = get_threads(info.Length() > 1 ? info[1] : env.Undefined());
+            ProveWorker * w = new ProveWorker(env, zkey_, std::move(wtns), threads);
+            Napi::Promise p = w->promise();
+            w->Queue();
+            return p;
+        });
+    }
+
+    Napi::Value Info(const Napi::CallbackInfo & info) {
+        Napi::Env env = info.Env();
+        if (!zkey_) throw coded_error(env, "ZK_CLOSED", "ZkProver is closed");
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("nVars", zkey_->nVars);
+        o.Set("nPublic", zkey_->nPublic);
+        o.Set("domainSize", zkey_->domainSize);
+        o.Set("nCoefficients", (double) zkey_->coefs.size());
+        return o;
+    }
+
+    Napi::Value Close(const Napi::CallbackInfo & info) {
+        zkey_.reset();
+        return info.Env().Undefined();
+    }
+
+    Napi::Value Closed(const Napi::CallbackInfo & info) { return Napi::Boolean::New(info.Env(), !zkey_); }
+
+    ZkeyPtr zkey_;
+};
+
+void LoadWorker::OnOK() {
+    deferred_.Resolve(ZkProver::create(Env(), holder_, std::move(zkey_)));
+}
+
+// ---- benchmarks ----
+
+// n distinct points i·G (i = 1..n) and pseudo-random scalars below r.
+template <class F>
+void bench_inputs(size_t n, const Affine<F> & g, std::vector<Affine<F>> & bases, std::vector<U256> & scalars) {
+    std::vector<Jacobian<F>> jac(n);
+    Jacobian<F> acc = Jacobian<F>::from_affine(g);
+    for (size_t i = 0; i < n; ++i) { jac[i] = acc; acc = acc.add_mixed(g); }
+    bases.resize(n);
+    batch_to_affine(jac.data(), n, bases.data());
+    scalars.resize(n);
+    u64 x = 0x9E3779B97F4A7C15ULL;
+    for (size_t i = 0; i < n; ++i) {
+        for (int k = 0; k < 4; ++k) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; scalars[i].v[k] = x; }
+        scalars[i].v[3] &= (1ULL << 61) - 1;   // < 2^253 < r
+    }
+}
+
+class BenchWorker : public Napi::AsyncWorker {
+public:
+    enum Kind { MSM_G1, MSM_G2, NTT };
+    BenchWorker(Napi::Env env, Kind kind, size_t n, int threads)
+        : Napi::AsyncWorker(env, "verimesh:zkBench"), kind_(kind), n_(n), threads_(threads), deferred_(env) {}
+    Napi::Promise promise() { return deferred_.Promise(); }
+    void Execute() override {
+        try {
+            using Clock = std::chrono::steady_clock;
+            if (kind_ == NTT) {
+                std::vector<Fr> v(n_);
+                for (size_t i = 0; i < n_; ++i) v[i] = Fr::from_u64(i * 2654435761ULL + 1);
+                const auto t0 = Clock::now();
+                ntt(v.data(), (unsigned) __builtin_ctzll(n_), false, threads_);
+                ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+            } else if (kind_ == MSM_G1) {
+                std::vector<G1Affine> b; std::vector<U256> s;
+                bench_inputs(n_, g1_generator(), b, s);
+                const auto t0 = Clock::now();
+                G1Jac r = msm_g1(b.data(), s.data(), n_, threads_);
+                ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                (void) r;
+            } else {
+                std::vector<G2Affine> b; std::vector<U256> s;
+                bench_inputs(n_, g2_generator(), b, s);
+                const auto t0 = Clock::now();
+                G2Jac r = msm_g2(b.data(), s.data(), n_, threads_);
+                ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+                (void) r;
+            }
+        } catch (const std::bad_alloc &) {
+            SetError("out of memory in the benchmark");
+        }
+    }
+    void OnOK() override {
+        Napi::Env env = Env();
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("ms", ms_);
+        o.Set("n", (double) n_);
+        o.Set("threads", threads_);
+        o.Set("kernel", KERNEL);
+        if (kind_ != NTT) {
+            o.Set("group", kind_ == MSM_G1 ? "g1" : "g2");
+            o.Set("pointsPerSec", (double) n_ / (ms_ / 1000.0));
+        }
+        deferred_.Resolve(o);
+    }
+    void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), "INTERNAL", e.Message()).Value()); }
+private:
+    Kind kind_;
+    size_t n_;
+    int threads_;
+    Napi::Promise::Deferred deferred_;
+    double ms_ = 0;
+};
+
+Napi::Value MsmBench(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        if (!info[0].IsNumber()) bad("zkMsmBench(n): n must be a number");
+        const double n = info[0].As<Napi::Number>().DoubleValue();
+        if (!(n >= 1 && n <= (1 << 24)) || n != (double) (int64_t) n) bad("zkMsmBench(n): n must be an integer in [1, 2^24]");
+        const int threads = get_threads(info[1]);
+        BenchWorker::Kind kind = BenchWorker::MSM_G1;
+        if (info[1].IsObject()) {
+            Napi::Value g = info[1].As<Napi::Object>().Get("group");
+            if (!g.IsUndefined()) {
+                const std::string gs = get_string(g, "group");
+                if (gs == "g2") kind = BenchWorker::MSM_G2;
+                else if (gs != "g1") bad("group must be 'g1' or 'g2'");
+            }
+        }
+        BenchWorker * w = new BenchWorker(env, kind, (size_t) n, threads);
+        Napi::Promise p = w->promise();
+        w->Queue();
+        return p;
+    });
+}
+
+Napi::Value NttBench(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        if (!info[0].IsNumber()) bad("zkNttBench(log2n): log2n must be a number");
+        const int k = info[0].As<Napi::Number>().Int32Value();
+        if (k < 1 || k > 26) bad("zkNttBench(log2n): log2n must be in [1, 26]");
+        BenchWorker * w = new BenchWorker(env, BenchWorker::NTT, (size_t) 1 << k, get_threads(info[1]));
+        Napi::Promise p = w->promise();
+        w->Queue();
+        return p;
+    });
+}
+
+} // namespace
+
+void init(Napi::Env env, Napi::Object exports) {
+    exports.Set("ZkProver", ZkProver::define(env));
+    exports.Set("zkMsmBench", Napi::Function::New(env, MsmBench, "zkMsmBench"));
+    exports.Set("zkNttBench", Napi::Function::New(env, NttBench, "zkNttBench"));
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("field", Napi::Function::New(env, TestField, "field"));
+    t.Set("fq2", Napi::Function::New(env, TestFq2, "fq2"));
+    t.Set("g1", Napi::Function::New(env, TestG1, "g1"));
+    t.Set("g2", Napi::Function::New(env, TestG2, "g2"));
+    t.Set("ntt", Napi::Function::New(env, TestNtt, "ntt"));
+    t.Set("rootOfUnity", Napi::Function::New(env, TestRootOfUnity, "rootOfUnity"));
+    exports.Set("zkTest", t);
+}
+
+} // namespace vm_zk

@@ -1,0 +1,203 @@
+// The native prover's BN254 arithmetic (native/src/zk/field.h, curve.h, ntt.cc,
+// msm.cc) against BigInt and @noble/curves on random inputs, through the addon's
+// test-only zkTest hooks. Edge cases: 0, 1, p - 1, infinity, P + P, P + (-P).
+
+import test from 'ava'
+import { randomBytes } from 'node:crypto'
+import { bn254 } from '@noble/curves/bn254.js'
+import { loadAddon, type ZkTestHooks } from '../runtime/addon.js'
+
+const P = 21888242871839275222246405745257275088696311157297823662689037894645226208583n
+const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n
+
+function hooks (): ZkTestHooks {
+  const addon = loadAddon()
+  if (addon.zkTest === undefined) throw new Error(`the addon at ${addon.path} has no zkTest: rebuild it (npx node-gyp rebuild)`)
+  return addon.zkTest
+}
+
+const mod = (a: bigint, m: bigint): bigint => ((a % m) + m) % m
+function rand (m: bigint): bigint {
+  return BigInt('0x' + randomBytes(40).toString('hex')) % m
+}
+function pow (b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n
+  b = mod(b, m)
+  while (e > 0n) {
+    if ((e & 1n) === 1n) r = r * b % m
+    b = b * b % m
+    e >>= 1n
+  }
+  return r
+}
+
+type G1P = InstanceType<typeof bn254.G1.Point>
+type G2P = InstanceType<typeof bn254.G2.Point>
+type Fp2 = { c0: bigint, c1: bigint }
+
+const g1 = (p: G1P): [string, string] => { const a = p.toAffine(); return [a.x.toString(), a.y.toString()] }
+const f2 = (x: Fp2): [string, string] => [x.c0.toString(), x.c1.toString()]
+const g2 = (p: G2P): [[string, string], [string, string]] => { const a = p.toAffine(); return [f2(a.x), f2(a.y)] }
+const G1 = bn254.G1.Point.BASE
+const G2 = bn254.G2.Point.BASE
+
+for (const [name, m] of [['fq', P], ['fr', R]] as const) {
+  test(`${name}: add, sub, mul, sqr, neg, inv, pow, bytes, Montgomery form against BigInt`, t => {
+    const z = hooks()
+    const special = [0n, 1n, 2n, m - 1n, m - 2n, (m - 1n) / 2n]
+    const values = [...special, ...Array.from({ length: 60 }, () => rand(m))]
+    const RM = mod(1n << 256n, m)
+    for (let i = 0; i < values.length; i++) {
+      const a = values[i]!
+      const b = values[(i * 7 + 3) % values.length]!
+      const as = a.toString(); const bs = b.toString()
+      t.is(z.field(name, 'add', as, bs), mod(a + b, m).toString())
+      t.is(z.field(name, 'sub', as, bs), mod(a - b, m).toString())
+      t.is(z.field(name, 'mul', as, bs), mod(a * b, m).toString())
+      t.is(z.field(name, 'sqr', as), mod(a * a, m).toString())
+      t.is(z.field(name, 'neg', as), mod(-a, m).toString())
+      t.is(z.field(name, 'inv', as), a === 0n ? '0' : pow(a, m - 2n, m).toString())
+      t.is(z.field(name, 'bytes', as), as)
+      t.is(z.field(name, 'mont', as), (a * RM % m).toString())
+      t.is(z.field(name, 'eq', as, bs), a === b)
+      if (i < 10) t.is(z.field(name, 'pow', as, bs), pow(a, b, m).toString())
+    }
+    // inverse: a · a^-1 = 1
+    const a = rand(m)
+    t.is(z.field(name, 'mul', a.toString(), z.field(name, 'inv', a.toString()) as string), '1')
+  })
+
+  test(`${name}: rejects a value >= the modulus and non-decimal input with ZK_BAD_INPUT`, t => {
+    const z = hooks()
+    for (const bad of [m.toString(), (m + 1n).toString(), '0x10', '', '-1', '1e3']) {
+      const e = t.throws(() => z.field(name, 'add', bad, '1'))
+      t.is((e as Error & { code?: string }).code, 'ZK_BAD_INPUT', bad)
+    }
+  })
+}
+
+test('fq2: add, sub, mul, sqr, inv, neg, conj, mul by ξ = 9 + u against noble', t => {
+  const z = hooks()
+  const F = bn254.fields.Fp2
+  const xi = F.create({ c0: 9n, c1: 1n })
+  const vals: Fp2[] = [F.ZERO, F.ONE, { c0: P - 1n, c1: P - 1n }, ...Array.from({ length: 30 }, () => ({ c0: rand(P), c1: rand(P) }))]
+  for (let i = 0; i < vals.length; i++) {
+    const a = vals[i]!; const b = vals[(i * 5 + 1) % vals.length]!
+    t.deepEqual(z.fq2('add', f2(a), f2(b)), f2(F.add(a, b)))
+    t.deepEqual(z.fq2('sub', f2(a), f2(b)), f2(F.sub(a, b)))
+    t.deepEqual(z.fq2('mul', f2(a), f2(b)), f2(F.mul(a, b)))
+    t.deepEqual(z.fq2('sqr', f2(a)), f2(F.sqr(a)))
+    t.deepEqual(z.fq2('neg', f2(a)), f2(F.neg(a)))
+    t.deepEqual(z.fq2('conj', f2(a)), f2({ c0: a.c0, c1: mod(-a.c1, P) }))
+    t.deepEqual(z.fq2('mulByXi', f2(a)), f2(F.mul(a, xi)))
+    t.deepEqual(z.fq2('inv', f2(a)), F.is0(a) ? ['0', '0'] : f2(F.inv(a)))
+  }
+})
+
+test('g1: generator, add, mixed add, double, negate, scalar mul, batch affine against noble', t => {
+  const z = hooks()
+  t.deepEqual(z.g1('generator'), g1(G1))
+  const inf: [string, string] = ['0', '0']
+  const pts = Array.from({ length: 12 }, () => G1.multiply(1n + rand(R - 1n)))
+  pts.push(G1)
+  for (let i = 0; i < pts.length; i++) {
+    const p = pts[i]!; const q = pts[(i + 1) % pts.length]!
+    t.true(z.g1('onCurve', g1(p)) as boolean)
+    t.deepEqual(z.g1('add', g1(p), g1(q)), g1(p.add(q)))
+    t.deepEqual(z.g1('addMixed', g1(p), g1(q)), g1(p.add(q)))
+    t.deepEqual(z.g1('add', g1(p), g1(p)), g1(p.double()), 'P + P')
+    t.deepEqual(z.g1('addMixed', g1(p), g1(p)), g1(p.double()), 'P + P mixed')
+    t.deepEqual(z.g1('add', g1(p), g1(p.negate())), inf, 'P - P')
+    t.deepEqual(z.g1('addMixed', g1(p), g1(p.negate())), inf, 'P - P mixed')
+    t.deepEqual(z.g1('add', g1(p), inf), g1(p))
+    t.deepEqual(z.g1('addMixed', inf, g1(p)), g1(p))
+    t.deepEqual(z.g1('dbl', g1(p)), g1(p.double()))
+    t.deepEqual(z.g1('neg', g1(p)), g1(p.negate()))
+    t.true(z.g1('eq', g1(p), g1(p)) as boolean)
+    t.false(z.g1('eq', g1(p), g1(q)) as boolean)
+    const k = rand(R)
+    t.deepEqual(z.g1('mul', g1(p), k.toString()), g1(p.multiply(k)))
+  }
+  t.deepEqual(z.g1('mul', g1(G1), '0'), inf)
+  t.deepEqual(z.g1('mul', g1(G1), R.toString()), inf, 'r·G = O')
+  t.deepEqual(z.g1('dbl', inf), inf)
+  const batch = [pts[0]!, null, pts[1]!, pts[2]!]
+  t.deepEqual(z.g1('batchAffine', batch.map(p => p === null ? inf : g1(p))), batch.map(p => p === null ? inf : g1(p)))
+})
+
+test('g1: a point off the curve is rejected with ZK_BAD_INPUT', t => {
+  const z = hooks()
+  const e = t.throws(() => z.g1('neg', ['1', '3']))
+  t.is((e as Error & { code?: string }).code, 'ZK_BAD_INPUT')
+})
+
+test('g2: generator, add, mixed add, double, negate, scalar mul, batch affine against noble', t => {
+  const z = hooks()
+  t.deepEqual(z.g2('generator'), g2(G2))
+  const inf = [['0', '0'], ['0', '0']]
+  const pts = Array.from({ length: 6 }, () => G2.multiply(1n + rand(R - 1n)))
+  for (let i = 0; i < pts.length; i++) {
+    const p = pts[i]!; const q = pts[(i + 1) % pts.length]!
+    t.true(z.g2('onCurve', g2(p)) as boolean)
+    t.deepEqual(z.g2('add', g2(p), g2(q)), g2(p.add(q)))
+    t.deepEqual(z.g2('addMixed', g2(p), g2(q)), g2(p.add(q)))
+    t.deepEqual(z.g2('add', g2(p), g2(p)), g2(p.double()))
+    t.deepEqual(z.g2('addMixed', g2(p), g2(p.negate())), inf)
+    t.deepEqual(z.g2('dbl', g2(p)), g2(p.double()))
+    t.deepEqual(z.g2('neg', g2(p)), g2(p.negate()))
+    const k = rand(R)
+    t.deepEqual(z.g2('mul', g2(p), k.toString()), g2(p.multiply(k)))
+  }
+  t.deepEqual(z.g2('mul', g2(G2), R.toString()), inf, 'r·G2 = O')
+  const batch = [pts[0]!, null, pts[1]!]
+  t.deepEqual(z.g2('batchAffine', batch.map(p => p === null ? inf : g2(p))), batch.map(p => p === null ? inf : g2(p)))
+})
+
+test('msm: Pippenger equals the naive sum on G1 and G2 (zero scalars, infinity bases, repeated points, 1 and 2 threads)', t => {
+  const z = hooks()
+  for (const n of [1, 3, 17, 200]) {
+    const pts = Array.from({ length: n }, (_, i) => i % 11 === 5 ? G1.multiply(0n + 1n).subtract(G1) : G1.multiply(1n + rand(R - 1n)))
+    if (n > 2) pts[2] = pts[1]!
+    const ks = Array.from({ length: n }, (_, i) => i % 7 === 3 ? 0n : i % 13 === 4 ? R - 1n : rand(R))
+    let sum = bn254.G1.Point.ZERO
+    for (let i = 0; i < n; i++) if (ks[i] !== 0n) sum = sum.add(pts[i]!.multiply(ks[i]!))
+    for (const threads of [1, 2]) {
+      t.deepEqual(z.g1('msm', pts.map(g1), ks.map(String), { threads }), g1(sum), `g1 n=${n} threads=${threads}`)
+    }
+  }
+  for (const n of [1, 9, 40]) {
+    const pts = Array.from({ length: n }, () => G2.multiply(1n + rand(R - 1n)))
+    const ks = Array.from({ length: n }, (_, i) => i % 5 === 2 ? 0n : rand(R))
+    let sum = bn254.G2.Point.ZERO
+    for (let i = 0; i < n; i++) if (ks[i] !== 0n) sum = sum.add(pts[i]!.multiply(ks[i]!))
+    t.deepEqual(z.g2('msm', pts.map(g2), ks.map(String), { threads: 2 }), g2(sum), `g2 n=${n}`)
+  }
+})
+
+test('ntt: roots of unity are ffjavascript\'s and forward/inverse match a BigInt DFT', t => {
+  const z = hooks()
+  // ffjavascript: w[28] = 5^t with r - 1 = 2^28·t (5 is the least non-residue), w[k] = w[k+1]^2.
+  const tOdd = (R - 1n) >> 28n
+  let w = pow(5n, tOdd, R)
+  const roots: bigint[] = []
+  roots[28] = w
+  for (let k = 27; k >= 0; k--) { w = w * w % R; roots[k] = w }
+  t.is(roots[0], 1n)
+  t.not(roots[1], 1n)
+  for (const k of [0, 1, 2, 5, 16, 28]) t.is(z.rootOfUnity(k), roots[k]!.toString())
+
+  for (const log2n of [1, 3, 6]) {
+    const n = 1 << log2n
+    const om = roots[log2n]!
+    const a = Array.from({ length: n }, () => rand(R))
+    const dft = Array.from({ length: n }, (_, k) => a.reduce((s, x, j) => (s + x * pow(om, BigInt(j * k), R)) % R, 0n))
+    const fwd = z.ntt(a.map(String), false, { threads: 1 })
+    t.deepEqual(fwd, dft.map(String), `ntt n=${n}`)
+    t.deepEqual(z.ntt(fwd, true, { threads: 2 }), a.map(String), `intt n=${n}`)
+  }
+  // 2^13 crosses the size where the NTT splits across threads: 1 and 2 threads agree, inverse restores.
+  const big = Array.from({ length: 1 << 13 }, (_, i) => String(BigInt(i) * 7919n + 1n))
+  const f1 = z.ntt(big, false, { threads: 1 })
+  t.deepEqual(z.ntt(big, false, { threads: 2 }), f1)
+  t.deepEqual(z.ntt(f1, true, { threads: 2 }), big)
+})
