@@ -19,10 +19,16 @@
         'native/src/zk/binfile.cc',
         'native/src/zk/bindings.cc',
         'native/src/zk/groth16_prove.cc',
+        'native/src/zk/groth16_verify.cc',
         'native/src/zk/msm.cc',
         'native/src/zk/ntt.cc',
+        'native/src/zk/pairing.cc',
+        'native/src/zk/r1cs.cc',
+        'native/src/zk/setup_bindings.cc',
+        'native/src/zk/setup_dev.cc',
         'native/src/zk/wtns.cc',
         'native/src/zk/zkey.cc',
+        'native/src/zk/zkey_write.cc',
       ],
       # node_addon_api_except: include path + NAPI_CPP_EXCEPTIONS + drops -fno-exceptions
       'dependencies': [

@@ -12,6 +12,7 @@
 #include "engine/bindings.h"
 #include "gpu.h"
 #include "zk/bindings.h"
+#include "zk/setup_bindings.h"
 
 // Set by the build system (binding.gyp / CMakeLists.txt), so that a report
 // always says which build is loaded.
@@ -165,6 +166,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     exports.Set("gpuSelfTest",  Napi::Function::New(env, GpuSelfTest,  "gpuSelfTest"));
     vm_engine_register(env, exports);   // NativeShard, gemmS8, gemmS8Bench, kernels
     vm_zk::init(env, exports);          // ZkProver, zkMsmBench, zkNttBench, zkTest
+    vm_zk::init_setup(env, exports);    // zkSetupDev
+    vm_zk::init_verify(env, exports);   // zkVerify, zkPairing
     return exports;
 }
 
