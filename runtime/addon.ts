@@ -193,6 +193,34 @@ export interface ZkTestHooks {
   rootOfUnity: (k: number) => string
 }
 
+export interface ZkSetupDevResult {
+  nConstraints: number
+  nVars: number
+  /** public outputs + public inputs (snarkjs's nPublic) */
+  nPublic: number
+  domainSize: number
+  ms: number
+  threads: number
+  /** always true: the secrets are derived from a public seed */
+  insecure: true
+  notice: string
+}
+
+/** snarkjs's verification key JSON (`snarkjs zkey export verificationkey`), BN254 Groth16. */
+export interface Groth16VerificationKeyJson {
+  protocol: 'groth16'
+  curve: 'bn128'
+  nPublic: number
+  vk_alpha_1: string[]
+  vk_beta_2: string[][]
+  vk_gamma_2: string[][]
+  vk_delta_2: string[][]
+  IC: string[][]
+  [extra: string]: unknown
+}
+
+export interface ZkVerifyResult { valid: boolean, ms: number }
+
 /** The raw exports of the .node file. */
 interface NativeExports {
   capabilities: () => AddonCapabilities
@@ -205,6 +233,9 @@ interface NativeExports {
   zkMsmBench: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2' }) => Promise<ZkMsmBenchResult>
   zkNttBench: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
   zkTest: ZkTestHooks
+  zkSetupDev: (r1csPath: string, zkeyPath: string, opts?: { seed?: string, threads?: number }) => Promise<ZkSetupDevResult>
+  zkVerify: (vk: Groth16VerificationKeyJson, proof: Groth16ProofJson, publicSignals: string[]) => ZkVerifyResult
+  zkPairing: (g1: ZkG1Point, g2: ZkG2Point) => string[]
 }
 
 export interface VerimeshAddon {
@@ -232,6 +263,22 @@ export interface VerimeshAddon {
   zkNttBench?: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
   /** Test-only arithmetic hooks. */
   zkTest?: ZkTestHooks
+  /**
+   * INSECURE development setup (docs/prover.md): .r1cs -> Groth16 .zkey (snarkjs format) from
+   * secrets derived from `seed` (default 'verimesh-devnet'), on a worker thread. Errors carry a
+   * `code`: ZK_IO, ZK_BAD_MAGIC, ZK_BAD_VERSION, ZK_TRUNCATED, ZK_BAD_SECTION, ZK_WRONG_CURVE,
+   * ZK_BAD_R1CS, ZK_TOO_LARGE, ZK_BAD_INPUT.
+   */
+  zkSetupDev?: (r1csPath: string, zkeyPath: string, opts?: { seed?: string, threads?: number }) => Promise<ZkSetupDevResult>
+  /**
+   * Native Groth16 verification (synchronous). Malformed input throws with a `code`:
+   * ZK_BAD_VK_SHAPE, ZK_BAD_PROOF_SHAPE, ZK_WRONG_CURVE, ZK_COORD_OUT_OF_RANGE, ZK_NOT_ON_CURVE,
+   * ZK_NOT_IN_SUBGROUP, ZK_PUBLIC_COUNT, ZK_PUBLIC_OUT_OF_RANGE; a well-formed proof that
+   * does not verify gives `valid: false`.
+   */
+  zkVerify?: (vk: Groth16VerificationKeyJson, proof: Groth16ProofJson, publicSignals: string[]) => ZkVerifyResult
+  /** e(P, Q) as 12 decimal Fq coefficients (c0.c0.c0, c0.c0.c1, …, c1.c2.c1); a diagnostic for tests. */
+  zkPairing?: (g1: ZkG1Point, g2: ZkG2Point) => string[]
 }
 
 export interface LoadAddonOptions {
@@ -313,7 +360,7 @@ export class AddonLoader {
     if (typeof capabilities !== 'function' || typeof gpuSelfTest !== 'function') {
       return 'not a verimesh_native addon (capabilities/gpuSelfTest missing)'
     }
-    const { NativeShard, gemmS8, gemmS8Bench, kernels, ZkProver, zkMsmBench, zkNttBench, zkTest } = native
+    const { NativeShard, gemmS8, gemmS8Bench, kernels, ZkProver, zkMsmBench, zkNttBench, zkTest, zkSetupDev, zkVerify, zkPairing } = native
     return {
       path: file,
       capabilities: () => capabilities(),
@@ -325,7 +372,10 @@ export class AddonLoader {
       ...(typeof ZkProver === 'function' ? { ZkProver } : {}),
       ...(typeof zkMsmBench === 'function' ? { zkMsmBench } : {}),
       ...(typeof zkNttBench === 'function' ? { zkNttBench } : {}),
-      ...(typeof zkTest === 'object' && zkTest !== null ? { zkTest } : {})
+      ...(typeof zkTest === 'object' && zkTest !== null ? { zkTest } : {}),
+      ...(typeof zkSetupDev === 'function' ? { zkSetupDev } : {}),
+      ...(typeof zkVerify === 'function' ? { zkVerify } : {}),
+      ...(typeof zkPairing === 'function' ? { zkPairing } : {})
     }
   }
 }
