@@ -1,0 +1,54 @@
+// The slice of snarkjs (and ffjavascript) the circuits build and tests use, typed here:
+// neither ships declarations. Loaded through specifier variables so TypeScript does not
+// look for their types.
+
+export interface MemFile { type: 'mem', data?: Uint8Array }
+type FileArg = string | MemFile
+
+export interface Groth16ProofJson {
+  pi_a: string[]
+  pi_b: string[][]
+  pi_c: string[]
+  protocol: string
+  curve: string
+}
+
+export interface SnarkjsApi {
+  powersOfTau: {
+    newAccumulator: (curve: unknown, power: number, file: string, logger?: unknown) => Promise<unknown>
+    beacon: (oldFile: string, newFile: string, name: string, beaconHashHex: string, iterationsExp: number, logger?: unknown) => Promise<unknown>
+    preparePhase2: (oldFile: string, newFile: string, logger?: unknown) => Promise<unknown>
+  }
+  zKey: {
+    newZKey: (r1cs: string, ptau: string, zkey: string, logger?: unknown) => Promise<unknown>
+    exportVerificationKey: (zkey: FileArg, logger?: unknown) => Promise<Record<string, unknown>>
+    exportSolidityVerifier: (zkey: FileArg, templates: Record<string, string>, logger?: unknown) => Promise<string>
+  }
+  groth16: {
+    prove: (zkey: FileArg, wtns: FileArg, logger?: unknown) => Promise<{ proof: Groth16ProofJson, publicSignals: string[] }>
+    verify: (vkey: unknown, publicSignals: readonly string[], proof: Groth16ProofJson, logger?: unknown) => Promise<boolean>
+  }
+  wtns: {
+    calculate: (input: unknown, wasm: FileArg, wtns: MemFile) => Promise<void>
+    check: (r1cs: FileArg, wtns: FileArg, logger?: unknown) => Promise<boolean>
+  }
+  r1cs: {
+    info: (r1cs: string, logger?: unknown) => Promise<{ nConstraints: number, nVars: number, nOutputs: number, nPubInputs: number, nPrvInputs: number }>
+  }
+}
+
+export interface Curve { terminate: () => Promise<void> }
+
+const SNARKJS = 'snarkjs'
+const FFJAVASCRIPT = 'ffjavascript'
+let cached: Promise<SnarkjsApi> | undefined
+
+export async function loadSnarkjs (): Promise<SnarkjsApi> {
+  cached ??= import(SNARKJS) as Promise<SnarkjsApi>
+  return await cached
+}
+
+export async function buildBn128 (): Promise<Curve> {
+  const ff = await import(FFJAVASCRIPT) as { buildBn128: (singleThread?: boolean) => Promise<Curve> }
+  return await ff.buildBn128()
+}
