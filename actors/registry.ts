@@ -11,7 +11,7 @@ const BUILTIN: Record<RoleName, Record<string, () => Promise<RoleModule>>> = {
   executor: { pipeline: async () => (await import('./executor/pipeline-executor.js')).pipelineExecutor },
   quorum: { reexec: async () => (await import('./quorum/reexec-quorum.js')).reexecQuorum },
   settler: { chain: async () => (await import('./settler/chain-settler.js')).chainSettler },
-  prover: {}
+  prover: { groth16: async () => (await import('./prover/groth16-prover.js')).groth16Prover }
 }
 
 export function builtinImplementations (role: RoleName): string[] {

@@ -19,14 +19,16 @@ export type RoleName = typeof ROLE_NAMES[number]
 export const ROLE_INTERFACES: Record<RoleName, { accepts: readonly MessageDef[], emits: readonly MessageDef[] }> = {
   router: {
     accepts: [M.InferSubmit, M.RouterStatus, M.ShardProgress, M.ShardDone, M.ShardFailed],
-    emits: [M.InferResult, M.RouterStatusReply, M.ShardStep, M.QuorumVerify, M.SettleSubmit]
+    emits: [M.InferResult, M.RouterStatusReply, M.ShardStep, M.ProverProve, M.QuorumVerify, M.SettleSubmit]
   },
   executor: {
     accepts: [M.ShardStep],
     emits: [M.ShardStep, M.ShardProgress, M.ShardDone, M.ShardFailed]
   },
-  // Issue 4 brings the Groth16 prover; its messages join the protocol then.
-  prover: { accepts: [], emits: [] },
+  prover: {
+    accepts: [M.ProverProve],
+    emits: [M.ProverProof]
+  },
   quorum: {
     accepts: [M.QuorumVerify],
     emits: [M.QuorumAttestation]

@@ -51,8 +51,26 @@ export const NodeConfigSchema = Type.Object({
       shards: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
       ...EngineSection
     }, { additionalProperties: true })),
-    prover: Type.Optional(RoleSection()),
-    quorum: Type.Optional(Type.Object({ impl: Impl, ...EngineSection }, { additionalProperties: true })),
+    prover: Type.Optional(Type.Object({
+      impl: Impl,
+      /** 'auto': the best that runs here (cuda > native > snarkjs); a named one or a start-up error. */
+      backend: Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('snarkjs'), Type.Literal('cuda')], { default: 'auto' }),
+      /** Proving threads. Native: per proof (absent = every core). snarkjs: 1 = single-threaded, else ffjavascript's one per core. */
+      threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+      /** Jobs that may wait behind the running ones; one more is refused with PROVER_BUSY. */
+      maxQueued: Type.Integer({ minimum: 0, maximum: 100_000, default: 16 }),
+      /** Proofs made at the same time (each on its own worker). */
+      concurrency: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+      /** Circuit build outputs (`npm run circuits:build`); relative to the config file. Default: the package's circuits/build. */
+      circuitsDir: Type.Optional(Type.String({ minLength: 1 }))
+    }, { additionalProperties: true })),
+    quorum: Type.Optional(Type.Object({
+      impl: Impl,
+      ...EngineSection,
+      /** Who checks receipt proofs in 'proof' mode: the addon's zkVerify, snarkjs, or 'auto'. */
+      proofVerifier: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('snarkjs')])),
+      circuitsDir: Type.Optional(Type.String({ minLength: 1 }))
+    }, { additionalProperties: true })),
     settler: Type.Optional(RoleSection())
   }, { additionalProperties: false }),
   chain: Type.Union([Type.Null(), Type.Object({
@@ -117,7 +135,17 @@ export async function loadConfig (file: string): Promise<NodeConfig> {
     throw new VerimeshError('CONFIG_INVALID', `config ${file} is not valid JSON: ${(err as Error).message}`, { file })
   }
   const cfg = parseConfig(raw, file)
-  return { ...cfg, model: { ...cfg.model, path: path.resolve(path.dirname(file), cfg.model.path) } }
+  const rel = (p: string): string => path.resolve(path.dirname(file), p)
+  const { prover, quorum } = cfg.roles
+  return {
+    ...cfg,
+    model: { ...cfg.model, path: rel(cfg.model.path) },
+    roles: {
+      ...cfg.roles,
+      ...(prover?.circuitsDir === undefined ? {} : { prover: { ...prover, circuitsDir: rel(prover.circuitsDir) } }),
+      ...(quorum?.circuitsDir === undefined ? {} : { quorum: { ...quorum, circuitsDir: rel(quorum.circuitsDir) } })
+    }
+  }
 }
 
 /** The chain id requests are signed for. */

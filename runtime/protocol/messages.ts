@@ -17,6 +17,9 @@ const Uint = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 const TokenIds = Type.Array(Type.Integer({ minimum: 0, maximum: 0xffffffff }), { maxItems: 65536 })
 const WireErr = Type.Object({ code: Type.String(), message: Type.String(), context: Type.Optional(Type.Record(Type.String(), Type.Unknown())) })
 
+/** How a request is checked. A string in the EIP-712 struct, so adding a mode changes no signature. */
+export const VerificationMode = Type.Union([Type.Literal('quorum'), Type.Literal('none'), Type.Literal('proof')])
+
 /** The client-signed request (EIP-712 struct `InferenceRequest`, see request.ts). */
 export const InferenceRequestSchema = Type.Object({
   model: Type.String({ minLength: 1, maxLength: 128 }),
@@ -31,7 +34,8 @@ export const InferenceRequestSchema = Type.Object({
   seed: Decimal,
   feeCap: Decimal,
   latencyBoundMs: Type.Integer({ minimum: 1, maximum: 3_600_000 }),
-  verification: Type.Union([Type.Literal('quorum'), Type.Literal('none')]),
+  /** 'quorum': re-executed and attested; 'proof': that plus a Groth16 receipt proof; 'none'. */
+  verification: VerificationMode,
   nonce: Decimal,
   /** Unix time in ms after which nodes must refuse the request. */
   deadline: Uint,
@@ -69,6 +73,67 @@ export const AttestationSchema = Type.Object({
 }, { additionalProperties: false })
 export type Attestation = Static<typeof AttestationSchema>
 
+// ---- proofs (actors/prover): the same JSON whichever backend made them ------------------
+
+/** A BN254 field element or coordinate as a decimal string (< 2^254, so at most 77 digits). */
+const FieldElement = Type.String({ pattern: '^[0-9]{1,78}$' })
+const G1Point = Type.Tuple([FieldElement, FieldElement, FieldElement])
+const G2Point = Type.Tuple([Type.Tuple([FieldElement, FieldElement]), Type.Tuple([FieldElement, FieldElement]), Type.Tuple([FieldElement, FieldElement])])
+/** A circuit's name: also a directory name under the circuits build folder, so no path characters. */
+export const CircuitName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' })
+
+/** snarkjs's Groth16 proof JSON (projective coordinates, z = 1). */
+export const Groth16ProofSchema = Type.Object({
+  pi_a: G1Point,
+  pi_b: G2Point,
+  pi_c: G1Point,
+  protocol: Type.Literal('groth16'),
+  curve: Type.Literal('bn128')
+}, { additionalProperties: false })
+
+export const ProverBackendName = Type.Union([Type.Literal('cuda'), Type.Literal('native-cpu'), Type.Literal('snarkjs')])
+export const VerifierBackendName = Type.Union([Type.Literal('native'), Type.Literal('snarkjs')])
+
+export const ProofBundleSchema = Type.Object({
+  circuit: CircuitName,
+  proof: Groth16ProofSchema,
+  publicSignals: Type.Array(FieldElement, { maxItems: 1024 }),
+  backend: ProverBackendName,
+  /** Milliseconds per phase; backends add their own phases (e.g. msmMs) next to the three always present. */
+  timings: Type.Object({
+    witnessMs: Type.Number({ minimum: 0 }),
+    proveMs: Type.Number({ minimum: 0 }),
+    totalMs: Type.Number({ minimum: 0 })
+  }, { additionalProperties: Type.Number({ minimum: 0 }), maxProperties: 32 }),
+  threads: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })),
+  /** The backend's kernel path, when it has several (native builds). */
+  kernel: Type.Optional(Type.String({ maxLength: 64 }))
+}, { additionalProperties: false })
+
+export const VerificationReportSchema = Type.Object({
+  valid: Type.Boolean(),
+  backend: VerifierBackendName,
+  circuit: CircuitName,
+  ms: Type.Number({ minimum: 0 }),
+  /** Why the proof is not valid, or why it could not be checked. */
+  error: Type.Optional(Type.String({ maxLength: 2048 }))
+}, { additionalProperties: false })
+
+/** Input to an arbitrary circuit: signal name → value, vector or matrix, as decimal strings. */
+const SignalValue = Type.String({ pattern: '^-?[0-9]{1,78}$' })
+export const CircuitInputSchema = Type.Record(
+  Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }),
+  Type.Union([SignalValue, Type.Array(SignalValue, { maxItems: 65536 }), Type.Array(Type.Array(SignalValue, { maxItems: 4096 }), { maxItems: 4096 })]),
+  { maxProperties: 64 }
+)
+
+export const ProverJobSchema = Type.Union([
+  /** The receipt circuit: the input is derived from the receipt by circuits/receipt encoding. */
+  Type.Object({ kind: Type.Literal('receipt'), receipt: ReceiptSchema }, { additionalProperties: false }),
+  /** One tile step of another circuit, with its input given explicitly. */
+  Type.Object({ kind: Type.Literal('tile'), circuit: CircuitName, input: CircuitInputSchema }, { additionalProperties: false })
+])
+
 const RouteHop = Type.Object({ shard: Uint, address: ActorAddress, peer: Type.String(), operator: EthAddress })
 
 // ---- client ↔ router -----------------------------------------------------------------
@@ -78,7 +143,7 @@ export const InferSubmit = defineMessage('infer.submit', 1, {
   signature: HexBytes
 })
 
-export const InferResult = defineMessage('infer.result', 1, {
+export const InferResult = defineMessage('infer.result', 2, {
   requestId: Hex32,
   tokens: TokenIds,
   text: Type.String(),
@@ -87,14 +152,17 @@ export const InferResult = defineMessage('infer.result', 1, {
   route: Type.Array(RouteHop),
   backend: Type.String(),
   attempts: Uint,
-  verification: Type.Union([Type.Literal('quorum'), Type.Literal('none')]),
+  verification: VerificationMode,
   attestations: Type.Array(AttestationSchema),
+  /** 'proof' mode: the Groth16 proof of the receipt, and each validator's check of it. */
+  proof: Type.Optional(ProofBundleSchema),
+  proofReports: Type.Optional(Type.Array(Type.Object({ validator: EthAddress, report: VerificationReportSchema }), { maxItems: 64 })),
   receipt: ReceiptSchema,
   receiptHash: Hex32,
   settlement: Type.Union([Type.Null(), Type.Object({
     chainId: Uint, contract: EthAddress, txHash: Hex32, blockNumber: Uint, gasUsed: Decimal
   })]),
-  timings: Type.Object({ executeMs: Type.Number(), verifyMs: Type.Number(), settleMs: Type.Number(), totalMs: Type.Number() })
+  timings: Type.Object({ executeMs: Type.Number(), verifyMs: Type.Number(), settleMs: Type.Number(), totalMs: Type.Number(), proveMs: Type.Optional(Type.Number()) })
 })
 
 export const RouterStatus = defineMessage('router.status', 1, {})
@@ -157,15 +225,32 @@ export const ShardFailed = defineMessage('shard.failed', 1, {
 
 // ---- router → quorum ------------------------------------------------------------------
 
-export const QuorumVerify = defineMessage('quorum.verify', 1, {
+export const QuorumVerify = defineMessage('quorum.verify', 2, {
   request: InferenceRequestSchema,
   signature: HexBytes,
   tokens: TokenIds,
-  receipt: ReceiptSchema
+  receipt: ReceiptSchema,
+  /** 'proof' mode: the member checks this receipt proof as well as re-executing. */
+  proof: Type.Optional(ProofBundleSchema)
 })
 
-export const QuorumAttestation = defineMessage('quorum.attestation', 1, {
-  attestation: AttestationSchema
+export const QuorumAttestation = defineMessage('quorum.attestation', 2, {
+  attestation: AttestationSchema,
+  /** Present when the verify request carried a proof (and then valid: an invalid one is refused). */
+  proofReport: Type.Optional(VerificationReportSchema)
+})
+
+// ---- router → prover ------------------------------------------------------------------
+
+export const ProverProve = defineMessage('prover.prove', 1, {
+  job: ProverJobSchema,
+  /** For logs and metrics only. */
+  requestId: Type.Optional(Hex32)
+})
+
+/** The reply to prover.prove; a failure comes back as an error (PROVER_BUSY, PROOF_INPUT_INVALID, ...). */
+export const ProverProof = defineMessage('prover.proof', 1, {
+  bundle: ProofBundleSchema
 })
 
 // ---- router → settler -----------------------------------------------------------------
@@ -205,11 +290,14 @@ export type QuorumAttestationMsg = MessageOf<typeof QuorumAttestation>
 export type SettleSubmitMsg = MessageOf<typeof SettleSubmit>
 export type SettleRecordedMsg = MessageOf<typeof SettleRecorded>
 export type MeshHeartbeatMsg = MessageOf<typeof MeshHeartbeat>
+export type ProverProveMsg = MessageOf<typeof ProverProve>
+export type ProverProofMsg = MessageOf<typeof ProverProof>
 
 /** Every product message; the node registers these with its transport. */
 export const PROTOCOL_MESSAGES: readonly MessageDef[] = [
   InferSubmit, InferResult, RouterStatus, RouterStatusReply,
   ShardStep, ShardProgress, ShardDone, ShardFailed,
   QuorumVerify, QuorumAttestation, SettleSubmit, SettleRecorded,
+  ProverProve, ProverProof,
   MeshHeartbeat
 ]

@@ -1,0 +1,43 @@
+// The slice of snarkjs the prover uses, typed here: snarkjs ships no declarations, and an
+// ambient `declare module` could collide with another part of the tree declaring its own.
+// Loaded through a specifier variable so TypeScript does not look for its types.
+
+import type { Groth16Proof } from './types.js'
+
+/** fastfile's in-memory file: what snarkjs reads and writes instead of a path. */
+export interface MemFile { type: 'mem', data?: Uint8Array }
+
+export interface SnarkjsApi {
+  groth16: {
+    prove: (zkey: string | MemFile, wtns: string | MemFile, logger?: unknown, options?: { singleThread?: boolean }) => Promise<{ proof: Groth16Proof, publicSignals: string[] }>
+    verify: (vkey: unknown, publicSignals: readonly string[], proof: Groth16Proof, logger?: unknown) => Promise<boolean>
+  }
+  wtns: {
+    calculate: (input: unknown, wasm: string | MemFile, wtns: MemFile) => Promise<void>
+  }
+}
+
+const SPECIFIER = 'snarkjs'
+let cached: Promise<SnarkjsApi> | undefined
+
+/**
+ * snarkjs, loaded once per thread. ffjavascript (under snarkjs) loads the `web-worker`
+ * package, which decides at load time which side of a worker it is on from
+ * `isMainThread`: inside a Piscina worker it would take itself for one of its own
+ * workers, rewrite the global scope and crash on the missing workerData. So in a worker
+ * thread the flag reads true while the import runs; ffjavascript's own threads then
+ * start as nested workers and see the truth.
+ */
+export async function loadSnarkjs (): Promise<SnarkjsApi> {
+  cached ??= (async () => {
+    const wt = (await import('node:worker_threads')).default
+    if (wt.isMainThread) return await (import(SPECIFIER) as Promise<SnarkjsApi>)
+    Object.defineProperty(wt, 'isMainThread', { value: true, configurable: true, writable: true, enumerable: true })
+    try {
+      return await (import(SPECIFIER) as Promise<SnarkjsApi>)
+    } finally {
+      Object.defineProperty(wt, 'isMainThread', { value: false, configurable: true, writable: true, enumerable: true })
+    }
+  })()
+  return await cached
+}
