@@ -31,6 +31,12 @@ Napi::Error coded_error(Napi::Env env, const std::string & code, const std::stri
     return e;
 }
 
+Napi::Value rejected(Napi::Env env, const Napi::Error & e) {
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    d.Reject(e.Value());
+    return d.Promise();
+}
+
 [[noreturn]] void bad(const std::string & msg) { throw ZkError("ZK_BAD_INPUT", msg); }
 
 // Runs fn and turns ZkError / bad_alloc / other exceptions into coded JS errors.
@@ -413,17 +419,17 @@ private:
     static Napi::Value Load(const Napi::CallbackInfo & info) {
         Napi::Env env = info.Env();
         CtorHolder * holder = static_cast<CtorHolder *>(info.Data());
-        return guarded(env, [&]() -> Napi::Value {
-            LoadWorker * w = new LoadWorker(env, get_string(info[0], "zkeyPath"), holder);
-            Napi::Promise p = w->promise();
-            w->Queue();
-            return p;
-        });
+        if (!info[0].IsString()) return rejected(env, coded_error(env, "ZK_BAD_INPUT", "zkeyPath must be a string"));
+        LoadWorker * w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), holder);
+        Napi::Promise p = w->promise();
+        w->Queue();
+        return p;
     }
 
+    // Never throws: bad arguments reject the promise like any other failure.
     Napi::Value Prove(const Napi::CallbackInfo & info) {
         Napi::Env env = info.Env();
-        return guarded(env, [&]() -> Napi::Value {
+        try {
             if (!zkey_) throw ZkError("ZK_CLOSED", "ZkProver is closed");
             std::vector<uint8_t> wtns = get_bytes(info[0], "wtns");
             const int threads = get_threads(info.Length() > 1 ? info[1] : env.Undefined());
@@ -431,7 +437,11 @@ private:
             Napi::Promise p = w->promise();
             w->Queue();
             return p;
-        });
+        } catch (const ZkError & e) {
+            return rejected(env, coded_error(env, e.code, e.what()));
+        } catch (const std::bad_alloc &) {
+            return rejected(env, coded_error(env, "INTERNAL", "out of memory"));
+        }
     }
 
     Napi::Value Info(const Napi::CallbackInfo & info) {
