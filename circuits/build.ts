@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -149,10 +149,54 @@ async function exportKeys (zkey: string, vkeyFile: string, verifierFile: string,
   await writeFile(verifierFile, `// ${INSECURE_LABEL}\n// Setup: ${backend}, seed '${seed}'. Regenerate with \`npm run circuits:build\`.\n${sol}`)
 }
 
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** One build at a time per tree (test files run in parallel processes); a dead holder's lock is taken over. */
+async function withLock<T> (root: string, log: (l: string) => void, fn: () => Promise<T>): Promise<T> {
+  const dir = path.join(root, 'circuits', 'build')
+  await mkdir(dir, { recursive: true })
+  const file = path.join(dir, '.lock')
+  let waited = false
+  for (;;) {
+    try {
+      const fh = await open(file, 'wx')
+      await fh.writeFile(String(process.pid))
+      await fh.close()
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const pid = Number(await readFile(file, 'utf8').catch(() => ''))
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        if (!waited) log(`waiting for the circuits build of process ${pid}`)
+        waited = true
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      } else {
+        await rm(file, { force: true })
+      }
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(file, { force: true })
+  }
+}
+
 /** Compile and set up the selected circuits; up-to-date ones are left alone. */
 export async function buildCircuits (opts: BuildOptions = {}): Promise<CircuitBuildReport[]> {
   const root = opts.root ?? repoRoot()
   const log = opts.log ?? (() => {})
+  return await withLock(root, log, async () => await buildLocked(root, log, opts))
+}
+
+async function buildLocked (root: string, log: (l: string) => void, opts: BuildOptions): Promise<CircuitBuildReport[]> {
   const seed = opts.seed ?? DEFAULT_SEED
   const names = opts.only ?? CIRCUITS.map((c) => c.name)
   const specs = names.map((n) => {
