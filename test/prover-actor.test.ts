@@ -172,7 +172,7 @@ test.serial('wrong input is rejected precisely, and the prover keeps working', a
     t.regex(short.message, /Not enough values for input signal a/)
     const unbuilt = await t.throwsAsync(s.submit({ kind: 'tile', circuit: 'nope', input: {} }))
     t.true(isVerimeshError(unbuilt, 'PROVER_UNAVAILABLE'))
-    t.regex(unbuilt.message, /circuit 'nope' is not built in .* \(missing nope\/nope\.wasm, nope\/nope\.zkey, nope\/vkey\.json\): build the circuits with `npm run circuits:build`/)
+    t.regex(unbuilt.message, /circuit 'nope' is not built in .* \(missing nope\/nope_js\/nope\.wasm, nope\/nope\.zkey, nope\/nope\.vkey\.json\): build the circuits with `npm run circuits:build`/)
     const encodingFails = makeService({ receipt: { receiptInput: () => { throw new Error('fee out of range') }, receiptPublicSignals: () => [] } })
     try {
       const e = await t.throwsAsync(encodingFails.submit({ kind: 'receipt', receipt }))

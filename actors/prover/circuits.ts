@@ -44,9 +44,9 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 function candidates (dir: string, name: string): { wasm: string[], zkey: string[], vkey: string[] } {
   const d = path.join(dir, name)
   return {
-    wasm: [path.join(d, `${name}.wasm`), path.join(d, `${name}_js`, `${name}.wasm`)],
+    wasm: [path.join(d, `${name}_js`, `${name}.wasm`), path.join(d, `${name}.wasm`)],
     zkey: [path.join(d, `${name}.zkey`), path.join(d, `${name}_final.zkey`), path.join(d, 'circuit_final.zkey')],
-    vkey: [path.join(d, 'vkey.json'), path.join(d, `${name}.vkey.json`), path.join(d, 'verification_key.json')]
+    vkey: [path.join(d, `${name}.vkey.json`), path.join(d, 'vkey.json'), path.join(d, 'verification_key.json')]
   }
 }
 
@@ -64,6 +64,17 @@ export function locateCircuit (dir: string, name: string): CircuitArtifacts {
     throw new VerimeshError('PROVER_UNAVAILABLE', `circuit '${name}' is not built in ${dir} (missing ${missing.map((f) => path.relative(dir, f)).join(', ')}): ${BUILD_HINT}`, { circuit: name, dir, missing })
   }
   return { name, dir, wasm, zkey, vkey }
+}
+
+/** Only the verification key of `name` (a verifier needs nothing else); PROVER_UNAVAILABLE when absent. */
+export function locateVerificationKey (dir: string, name: string): Pick<CircuitArtifacts, 'name' | 'dir' | 'vkey'> {
+  if (!NAME.test(name)) throw new VerimeshError('PROOF_INPUT_INVALID', `'${name}' is not a circuit name`, { circuit: name })
+  const list = candidates(dir, name).vkey
+  const vkey = list.find((f) => existsSync(f))
+  if (vkey === undefined) {
+    throw new VerimeshError('PROVER_UNAVAILABLE', `no verification key for circuit '${name}' in ${dir} (looked for ${list.map((f) => path.relative(dir, f)).join(', ')}): ${BUILD_HINT}`, { circuit: name, dir })
+  }
+  return { name, dir, vkey }
 }
 
 const vkeys = new Map<string, Promise<unknown>>()

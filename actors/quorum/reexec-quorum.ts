@@ -12,14 +12,28 @@ import { generateLocally } from '../engine/generate.js'
 import { IntShardEngine } from '../engine/int-engine.js'
 import { hashTokens } from '../engine/commitments.js'
 import type { RoleDeps, RoleInstance, RoleModule } from '../roles.js'
+import { RECEIPT_CIRCUIT, defaultCircuitsDir, locateVerificationKey } from '../prover/circuits.js'
+import { proverMetrics, type ProverMetrics } from '../prover/metrics.js'
+import { expectedReceiptSignals } from '../prover/receipt-encoding.js'
+import type { ProofBundle, VerificationReport } from '../prover/types.js'
+import { ProofVerifier } from '../prover/verifier.js'
+
+/** How a member checks receipt proofs ('proof' mode). */
+export interface QuorumProofCheck {
+  readonly verifier: ProofVerifier
+  readonly circuitsDir: string
+  readonly metrics?: ProverMetrics
+}
 
 export class ReexecQuorumMember implements Actor {
   readonly #deps: RoleDeps
   readonly #engine: ShardEngine
+  readonly #proofs: QuorumProofCheck
 
-  constructor (deps: RoleDeps, engine: ShardEngine) {
+  constructor (deps: RoleDeps, engine: ShardEngine, proofs: QuorumProofCheck) {
     this.#deps = deps
     this.#engine = engine
+    this.#proofs = proofs
   }
 
   // Verifications run one at a time: each already uses the worker pool, and queueing
@@ -31,7 +45,7 @@ export class ReexecQuorumMember implements Actor {
       return
     }
     try {
-      ctx.reply({ type: 'quorum.attestation', attestation: await this.#verify(msg as QuorumVerifyMsg) })
+      ctx.reply({ type: 'quorum.attestation', ...await this.#verify(msg as QuorumVerifyMsg) })
       this.#deps.metrics.verifications.inc({ outcome: 'match' })
     } catch (err) {
       const e = VerimeshError.from(err, 'VERIFICATION_FAILED')
@@ -56,6 +70,10 @@ export class ReexecQuorumMember implements Actor {
     if (BigInt(r.fee) > BigInt(m.request.feeCap)) mismatch('fee', `<= ${m.request.feeCap}`, r.fee)
     if (hashTokens(m.tokens) !== r.outputHash) mismatch('outputHash', hashTokens(m.tokens), r.outputHash)
     if (m.request.model !== config.model.id) throw new VerimeshError('REQUEST_INVALID', `this validator holds '${config.model.id}', not '${m.request.model}'`)
+    // The proof first: it takes milliseconds, the re-execution much longer.
+    let proofReport: VerificationReport | undefined
+    if (m.proof !== undefined) proofReport = await this.#checkProof(m.proof as ProofBundle, r, id)
+    else if (m.request.verification === 'proof') throw new VerimeshError('VERIFICATION_FAILED', "the request asks for verification 'proof' and no receipt proof came with it", { requestId: id })
 
     const prompt = this.#engine.model.encode(m.request.prompt)
     const sampling = { temperatureMilli: m.request.temperatureMilli, topK: m.request.topK, topPMilli: m.request.topPMilli, seed: m.request.seed }
@@ -68,7 +86,26 @@ export class ReexecQuorumMember implements Actor {
         requestId: id, expectedOutputHash: mine.outputHash, gotOutputHash: r.outputHash, expectedTraceHash: mine.traceHash, gotTraceHash: r.traceHash, firstDiff
       })
     }
-    return await attest(operator, r)
+    return { attestation: await attest(operator, r), ...(proofReport === undefined ? {} : { proofReport }) }
+  }
+
+  /** The proof must be of the receipt circuit, commit to this receipt, and verify. */
+  async #checkProof (bundle: ProofBundle, receipt: QuorumVerifyMsg['receipt'], id: string): Promise<VerificationReport> {
+    const { verifier, circuitsDir, metrics } = this.#proofs
+    if (bundle.circuit !== RECEIPT_CIRCUIT) {
+      throw new VerimeshError('VERIFICATION_FAILED', `the proof is of circuit '${bundle.circuit}', not '${RECEIPT_CIRCUIT}'`, { requestId: id })
+    }
+    // Our own commitment to the receipt, never the prover's claim of it.
+    const expected = expectedReceiptSignals(receipt)
+    if (bundle.publicSignals.length !== expected.length || bundle.publicSignals.some((s, i) => s !== expected[i])) {
+      metrics?.verifications.inc({ circuit: bundle.circuit, backend: verifier.backend, outcome: 'wrong_statement' })
+      throw new VerimeshError('VERIFICATION_FAILED', 'the proof commits to a different receipt (public signals differ from this receipt\'s commitment)', { requestId: id, expected, got: bundle.publicSignals })
+    }
+    const report = await verifier.verify(locateVerificationKey(circuitsDir, RECEIPT_CIRCUIT), bundle.proof, expected)
+    metrics?.verifications.inc({ circuit: bundle.circuit, backend: report.backend, outcome: report.valid ? 'valid' : 'invalid' })
+    metrics?.verifySeconds.observe({ backend: report.backend }, report.ms / 1000)
+    if (!report.valid) throw new VerimeshError('VERIFICATION_FAILED', `the receipt proof does not verify: ${report.error ?? 'invalid'}`, { requestId: id, report })
+    return report
   }
 }
 
@@ -83,9 +120,16 @@ export const reexecQuorum: RoleModule = {
       ...(section?.kernel === undefined ? {} : { kernel: section.kernel }),
       threads: section?.threads ?? 1
     })
+    // Proofs are checked only in 'proof' mode; the verifier starts its worker on first use.
+    const verifier = new ProofVerifier({ preference: section?.proofVerifier ?? 'auto' })
+    const proofs: QuorumProofCheck = { verifier, circuitsDir: section?.circuitsDir ?? defaultCircuitsDir(), metrics: proverMetrics(deps.metrics.registry) }
+    deps.logger.debug({ verifier: verifier.backend, reason: verifier.reason }, 'receipt proofs are checked with ' + verifier.reason)
     return {
-      factory: () => new ReexecQuorumMember(deps, engine),
-      close: async () => await engine.close()
+      factory: () => new ReexecQuorumMember(deps, engine, proofs),
+      close: async () => {
+        await verifier.close()
+        await engine.close()
+      }
     }
   }
 }

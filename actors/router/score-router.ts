@@ -9,7 +9,8 @@
 import { VerimeshError } from '../../runtime/errors.js'
 import type { Actor, ActorContext, ActorRef, Message } from '../../runtime/actors/types.js'
 import { sysError, type SysRejectedMessage } from '../../runtime/protocol/system-messages.js'
-import type { Attestation, InferSubmitMsg, InferResultMsg, QuorumAttestationMsg, Receipt, RouterStatusReplyMsg, SettleRecordedMsg, ShardDoneMsg, ShardFailedMsg, ShardProgressMsg, ShardStepMsg } from '../../runtime/protocol/messages.js'
+import type { Attestation, InferSubmitMsg, InferResultMsg, ProverProofMsg, QuorumAttestationMsg, Receipt, RouterStatusReplyMsg, SettleRecordedMsg, ShardDoneMsg, ShardFailedMsg, ShardProgressMsg, ShardStepMsg } from '../../runtime/protocol/messages.js'
+import type { ProofBundle, VerificationReport } from '../prover/types.js'
 import { modelIdOf, receiptHash, requestId, verifyAttestation, verifyRequest } from '../../runtime/protocol/request.js'
 import { requestChainId } from '../../runtime/node/config.js'
 import { EMPTY_TRACE } from '../engine/commitments.js'
@@ -134,10 +135,22 @@ export class ScoreRouter implements Actor {
       }
       const hash = receiptHash(receipt)
 
+      // 'proof': a prover proves the receipt first, then the quorum checks that proof as
+      // well as re-executing. 'quorum' is unchanged; 'none' skips both.
+      let proof: ProofBundle | undefined
+      let proveMs: number | undefined
+      if (request.verification === 'proof') {
+        const proveStart = performance.now()
+        proof = await this.#prove(receipt, deadlineAt)
+        proveMs = performance.now() - proveStart
+      }
       let attestations: Attestation[] = []
+      let proofReports: Array<{ validator: string, report: VerificationReport }> | undefined
       const verifyStart = performance.now()
-      if (request.verification === 'quorum') {
-        attestations = await this.#verify(msg, done, receipt, hops, deadlineAt)
+      if (request.verification === 'quorum' || request.verification === 'proof') {
+        const verified = await this.#verify(msg, done, receipt, hops, deadlineAt, proof)
+        attestations = verified.attestations
+        if (proof !== undefined) proofReports = verified.proofReports
       }
       const verifyMs = performance.now() - verifyStart
 
@@ -157,15 +170,18 @@ export class ScoreRouter implements Actor {
         attempts,
         verification: request.verification,
         attestations,
+        ...(proof === undefined ? {} : { proof }),
+        ...(proofReports === undefined ? {} : { proofReports }),
         receipt,
         receiptHash: hash,
         settlement: settlement === null
           ? null
           : { chainId: settlement.chainId, contract: settlement.contract, txHash: settlement.txHash, blockNumber: settlement.blockNumber, gasUsed: settlement.gasUsed },
-        timings: { executeMs, verifyMs, settleMs, totalMs: performance.now() - started }
+        timings: { executeMs, verifyMs, settleMs, totalMs: performance.now() - started, ...(proveMs === undefined ? {} : { proveMs }) }
       }
       metrics.requests.inc({ outcome: 'ok' })
       metrics.requestSeconds.observe({ phase: 'execute' }, executeMs / 1000)
+      if (proveMs !== undefined) metrics.requestSeconds.observe({ phase: 'prove' }, proveMs / 1000)
       metrics.requestSeconds.observe({ phase: 'verify' }, verifyMs / 1000)
       metrics.requestSeconds.observe({ phase: 'settle' }, settleMs / 1000)
       metrics.requestSeconds.observe({ phase: 'total' }, result.timings.totalMs / 1000)
@@ -267,7 +283,32 @@ export class ScoreRouter implements Actor {
     return undefined
   }
 
-  async #verify (msg: InferSubmitMsg, done: ShardDoneMsg, receipt: Receipt, hops: Hop[], deadlineAt: number): Promise<Attestation[]> {
+  /** A receipt proof from this node's prover, or else the best-scoring live one in the mesh. */
+  async #prove (receipt: Receipt, deadlineAt: number): Promise<ProofBundle> {
+    const { mesh, system, config, logger } = this.#deps
+    const self = mesh.peer(system.peerId)
+    const prover = self?.roles.includes('prover') === true
+      ? self
+      : scorePeers(mesh.peers().filter((p) => p.live && p.roles.includes('prover')), config.mesh.stakes)
+        .sort((a, b) => (b.score - a.score) || (a.info.peer < b.info.peer ? -1 : 1))[0]?.info
+    if (prover === undefined) {
+      throw new VerimeshError('PROVER_UNAVAILABLE', "verification 'proof' needs a prover, and no live node in the mesh runs the prover role", { requestId: receipt.requestId })
+    }
+    try {
+      const reply = await system.ref(`${prover.peer}${rolePath('prover')}`).ask<ProverProofMsg>(
+        { type: 'prover.prove', job: { kind: 'receipt', receipt }, requestId: receipt.requestId },
+        { timeoutMs: Math.max(1, deadlineAt - Date.now()) }
+      )
+      const bundle = reply.bundle as ProofBundle
+      logger.info({ requestId: receipt.requestId, prover: prover.peer.slice(-8), backend: bundle.backend, proveMs: Math.round(bundle.timings.proveMs), totalMs: Math.round(bundle.timings.totalMs) }, 'receipt proved')
+      return bundle
+    } catch (err) {
+      const e = VerimeshError.from(err, 'PROOF_FAILED')
+      throw new VerimeshError(e.code, `receipt proof from ${prover.peer.slice(-8)} failed: ${e.message}`, { ...e.context, requestId: receipt.requestId, prover: prover.peer })
+    }
+  }
+
+  async #verify (msg: InferSubmitMsg, done: ShardDoneMsg, receipt: Receipt, hops: Hop[], deadlineAt: number, proof?: ProofBundle): Promise<{ attestations: Attestation[], proofReports: Array<{ validator: string, report: VerificationReport }> }> {
     const { mesh, system, metrics } = this.#deps
     const executors = new Set(hops.map((h) => h.peer.info.peer))
     const members = sampleQuorum(receipt.requestId, mesh.peers(), this.#opts.quorumSize, executors)
@@ -277,13 +318,17 @@ export class ScoreRouter implements Actor {
     const timeoutMs = Math.max(1, deadlineAt - Date.now())
     const results = await Promise.allSettled(members.map(async (m) => {
       const reply = await system.ref(`${m.peer}${rolePath('quorum')}`).ask<QuorumAttestationMsg>({
-        type: 'quorum.verify', request: msg.request, signature: msg.signature, tokens: done.tokens, receipt
+        type: 'quorum.verify', request: msg.request, signature: msg.signature, tokens: done.tokens, receipt, ...(proof === undefined ? {} : { proof })
       }, { timeoutMs })
       verifyAttestation(reply.attestation, receipt)
       if (reply.attestation.validator.toLowerCase() !== m.operator.toLowerCase()) {
         throw new VerimeshError('BAD_SIGNATURE', `attestation from ${m.peer} is signed by ${reply.attestation.validator}, its operator is ${m.operator}`)
       }
-      return reply.attestation
+      // A member asked to check a proof must say it did, and that it holds.
+      if (proof !== undefined && reply.proofReport?.valid !== true) {
+        throw new VerimeshError('VERIFICATION_FAILED', `validator did not confirm the receipt proof${reply.proofReport?.error === undefined ? '' : `: ${reply.proofReport.error}`}`, { validator: m.peer })
+      }
+      return { attestation: reply.attestation, report: reply.proofReport as VerificationReport | undefined }
     }))
     const refusals = results.flatMap((r, i) => r.status === 'rejected'
       ? [{ validator: members[i]!.peer, code: VerimeshError.from(r.reason).code, message: VerimeshError.from(r.reason).message }]
@@ -293,7 +338,11 @@ export class ScoreRouter implements Actor {
       throw new VerimeshError('VERIFICATION_FAILED', `quorum did not attest: ${refusals.map((r) => `${r.validator.slice(-8)}: ${r.message}`).join('; ')}`, { requestId: receipt.requestId, refusals })
     }
     metrics.verifications.inc({ outcome: 'attested' })
-    return results.map((r) => (r as PromiseFulfilledResult<Attestation>).value)
+    const values = results.map((r) => (r as PromiseFulfilledResult<{ attestation: Attestation, report: VerificationReport | undefined }>).value)
+    return {
+      attestations: values.map((v) => v.attestation),
+      proofReports: values.flatMap((v) => v.report === undefined ? [] : [{ validator: v.attestation.validator, report: v.report }])
+    }
   }
 
   async #settle (receipt: Receipt, attestations: Attestation[], deadlineAt: number): Promise<SettleRecordedMsg> {

@@ -148,7 +148,10 @@ export class Devnet {
         router: { impl: 'score', quorumSize, maxAttempts: 3, stallMs: this.#opts.stallMs ?? 3000, pricePerTokenWei: '1000000000' },
         executor: { impl: 'pipeline', shards: devnetShards(index, this.#opts.nodes, this.shardCount), backend: 'auto', threads: 1 },
         quorum: { impl: 'reexec', backend: 'auto', threads: 1 },
-        settler: { impl: 'chain' }
+        settler: { impl: 'chain' },
+        // The first node proves receipts for 'proof' requests (routers elsewhere ask it
+        // over the mesh). Its workers start on the first proof, so other modes pay nothing.
+        ...(index === 0 ? { prover: { impl: 'groth16', backend: 'auto' as const, maxQueued: 16, concurrency: 1 } } : {})
       },
       chain: { rpcUrl: this.chain.url, chainId: this.chain.chainId, settlement: this.settlement },
       mesh: { heartbeatMs: this.#opts.heartbeatMs ?? 500, livenessMs: 3 * (this.#opts.heartbeatMs ?? 500) + 500, pingMs: 1000, stakes },

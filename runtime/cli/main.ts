@@ -49,7 +49,7 @@ Options:
                 default synthetic one (made once under .verimesh/models)
   --verbose     also stream every node's JSON logs to stderr
 `,
-  demo: `verimesh demo [--once] [--nodes N] [--model DIR] [--prompt TEXT] [--max-tokens N] [--seed N] [--temperature T]
+  demo: `verimesh demo [--once] [--nodes N] [--model DIR] [--prompt TEXT] [--max-tokens N] [--seed N] [--temperature T] [--verification quorum|proof|none]
 
 Starts a devnet, submits one EIP-712-signed inference request, and prints what
 happened: output, the executors that served each shard, the quorum attestations, the
@@ -63,6 +63,9 @@ Options:
   --max-tokens N    tokens to generate (default 16)
   --temperature T   0 = greedy (default); otherwise seeded top-k 40, top-p 0.95 sampling
   --seed N          sampling seed (default 7)
+  --verification M  quorum (default): re-executed and attested; proof: also a Groth16
+                    receipt proof, checked by the quorum (needs \`npm run circuits:build\`);
+                    none: no checks, nothing settled
   --dir DIR         where node configs and logs go (default .verimesh/devnet)
   --verbose         stream node logs to stderr
 `,
@@ -191,7 +194,8 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
           prompt: { type: 'string' },
           'max-tokens': { type: 'string' },
           temperature: { type: 'string' },
-          seed: { type: 'string' }
+          seed: { type: 'string' },
+          verification: { type: 'string' }
         }
       : {})
   }, cmd)
@@ -227,6 +231,8 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
     if (demo) {
       const wallet = new Wallet(devnet.clientKey)
       const prompt = typeof values.prompt === 'string' ? values.prompt : 'Hello, Verimesh'
+      const verification = values.verification ?? 'quorum'
+      if (verification !== 'quorum' && verification !== 'proof' && verification !== 'none') throw new VerimeshError('CONFIG_INVALID', `--verification must be quorum, proof or none, got ${String(verification)}`)
       const temperature = Number(values.temperature ?? 0)
       if (!Number.isFinite(temperature) || temperature < 0 || temperature > 10) throw new VerimeshError('CONFIG_INVALID', `--temperature must be in [0, 10], got ${String(values.temperature)}`)
       out('')
@@ -239,7 +245,7 @@ async function devnetCommand (args: string[], demo: boolean): Promise<number> {
         topK: temperature === 0 ? 1 : 40,
         topPMilli: temperature === 0 ? 1000 : 950,
         seed: BigInt(intFlag(values.seed, 'seed', 7)),
-        verification: 'quorum'
+        verification
       })
       printResult(out, result, devnet)
       out(`  [${elapsed()}] done`)
@@ -274,14 +280,24 @@ function printResult (out: (l: string) => void, r: InferResultMsg, devnet: Devne
   out(`  route        ${r.route.map((h) => `shard ${h.shard} → ${nameOf(h.peer)}`).join(', ')}  (backend ${r.backend}, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`)
   out(`  output hash  ${r.outputHash}`)
   out(`  trace hash   ${r.traceHash}`)
-  out(`  quorum       ${r.attestations.map((a) => `${nameOfOperator(a.validator)} signed`).join(', ') || 'none'} (re-executed, hashes matched)`)
+  out(`  quorum       ${r.attestations.map((a) => `${nameOfOperator(a.validator)} signed`).join(', ') || 'none'}${r.attestations.length > 0 ? ' (re-executed, hashes matched)' : ` (verification ${r.verification})`}`)
+  if (r.proof !== undefined) {
+    const p = r.proof
+    const phases = Object.entries(p.timings).map(([k, v]) => `${k.replace(/Ms$/, '')} ${(v as number).toFixed(1)}`).join(', ')
+    out(`  proof        Groth16/BN254 of circuit '${p.circuit}' by ${p.backend}${p.threads === undefined ? '' : `, ${p.threads} thread(s)`}${p.kernel === undefined ? '' : `, kernel ${p.kernel}`}`)
+    out(`               public signal ${p.publicSignals.join(', ')} (the receipt's Poseidon commitment)`)
+    out(`               pi_a (${p.proof.pi_a[0].slice(0, 16)}…, ${p.proof.pi_a[1].slice(0, 16)}…); ms: ${phases}`)
+    for (const { validator, report } of r.proofReports ?? []) {
+      out(`               checked by ${nameOfOperator(validator)}: ${report.valid ? 'valid' : `INVALID (${report.error ?? ''})`} (${report.backend}, ${report.ms.toFixed(1)} ms)`)
+    }
+  }
   out(`  receipt      ${r.receiptHash}  fee ${r.receipt.fee} wei`)
   if (r.settlement !== null) {
     out(`  settlement   tx ${r.settlement.txHash}`)
     out(`               block ${r.settlement.blockNumber}, gas ${r.settlement.gasUsed}, contract ${r.settlement.contract}, chain ${r.settlement.chainId}`)
   }
   const t = r.timings
-  out(`  timings      execute ${t.executeMs.toFixed(0)} ms, verify ${t.verifyMs.toFixed(0)} ms, settle ${t.settleMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms`)
+  out(`  timings      execute ${t.executeMs.toFixed(0)} ms, ${t.proveMs === undefined ? '' : `prove ${t.proveMs.toFixed(0)} ms, `}verify ${t.verifyMs.toFixed(0)} ms, settle ${t.settleMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms`)
 }
 
 async function infoCommand (args: string[]): Promise<number> {
