@@ -247,6 +247,11 @@ test.serial('groth16: malformed keys, proofs and signals throw precise codes', a
   t.true(z.zkVerify(vk, proof, publicSignals).valid)
   // the point used above is really on the twist: the check that caught it is the subgroup one
   t.is(t.throws(() => z.zkPairing(['1', '2'], outside))?.message.includes('subgroup'), true)
+  // and its multiple by the twist's cofactor is in G2: accepted (a wrong but well-formed proof)
+  const F = bn254.fields.Fp2
+  const cleared = bn254.G2.Point.fromAffine({ x: F.create({ c0: BigInt(outside[0][0]), c1: BigInt(outside[0][1]) }), y: F.create({ c0: BigInt(outside[1][0]), c1: BigInt(outside[1][1]) }) }).clearCofactor()
+  t.true(cleared.isTorsionFree())
+  t.false(z.zkVerify(vk, { ...proof, pi_b: [...g2(cleared), ['1', '0']] }, publicSignals).valid)
 })
 
 test.after.always(async () => {

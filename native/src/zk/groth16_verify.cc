@@ -11,11 +11,13 @@ Fq parse_fq(const std::string & s, const std::string & what, const char * shape_
     return Fq::to_mont(x);
 }
 
-// 6x² for BN254's x (fits in 128 bits).
-U256 six_x_squared() {
-    const u128 x = 4965661367192848881ULL;
-    const u128 v = x * x * 6;
-    return U256{ { (u64) v, (u64) (v >> 64), 0, 0 } };
+// ψ on Jacobian coordinates: x = X/Z² and conj is a field automorphism, so
+// ψ(X : Y : Z) = (conj(X)·c_x : conj(Y)·c_y : conj(Z)).
+G2Jac psi_jac(const G2Jac & p) {
+    G2Jac r;
+    g2_psi(p.X, p.Y, r.X, r.Y);
+    r.Z = p.Z.conj();
+    return r;
 }
 
 } // namespace
@@ -43,10 +45,13 @@ G2Affine parse_g2(const G2Text & t, const std::string & what, const char * shape
 
 bool g2_in_subgroup(const G2Affine & q) {
     if (q.is_inf()) return true;
-    static const U256 k = six_x_squared();
-    G2Affine psi;
-    g2_psi(q.x, q.y, psi.x, psi.y);
-    return G2Jac::from_affine(q).mul(k) == G2Jac::from_affine(psi);
+    static const U256 x = { { 4965661367192848881ULL, 0, 0, 0 } };
+    const G2Jac jq = G2Jac::from_affine(q);
+    const G2Jac xq = jq.mul(x);
+    const G2Jac psi1 = psi_jac(xq), psi2 = psi_jac(psi1);
+    const G2Jac lhs = xq.add(jq).add(psi1).add(psi2);
+    const G2Jac rhs = psi_jac(psi_jac(psi_jac(xq.dbl())));
+    return lhs == rhs;
 }
 
 PreparedVk prepare_vk(const VkText & vk) {
@@ -62,6 +67,8 @@ PreparedVk prepare_vk(const VkText & vk) {
     p.n_public = (uint32_t) vk.n_public;
     p.alpha1 = parse_g1(vk.alpha1, "vk.vk_alpha_1", "ZK_BAD_VK_SHAPE");
     for (size_t i = 0; i < vk.ic.size(); ++i) p.ic.push_back(parse_g1(vk.ic[i], "vk.IC[" + std::to_string(i) + "]", "ZK_BAD_VK_SHAPE"));
+    // 4-bit windows: 960 points (61 KB) per public input, 64 additions per multiplication.
+    for (size_t i = 1; i < p.ic.size(); ++i) p.ic_tables.emplace_back(p.ic[i], 4, 1);
     auto prep = [](const G2Affine & q) { return q.is_inf() ? g2_prepare_infinity() : g2_prepare(q.x, q.y); };
     p.beta2 = prep(parse_g2(vk.beta2, "vk.vk_beta_2", "ZK_BAD_VK_SHAPE"));
     p.gamma2 = prep(parse_g2(vk.gamma2, "vk.vk_gamma_2", "ZK_BAD_VK_SHAPE"));
@@ -87,7 +94,7 @@ bool groth16_verify(const PreparedVk & vk, const ProofText & proof, const std::v
 
     G1Jac acc = G1Jac::from_affine(vk.ic[0]);
     for (size_t i = 0; i < s.size(); ++i) {
-        if (!s[i].is_zero()) acc = acc.add(G1Jac::from_affine(vk.ic[i + 1]).mul(s[i]));
+        if (!s[i].is_zero()) acc = acc.add(vk.ic_tables[i].mul(s[i]));
     }
     const G1Affine vk_x = acc.to_affine();
     const G2Prepared bp = b.is_inf() ? g2_prepare_infinity() : g2_prepare(b.x, b.y);

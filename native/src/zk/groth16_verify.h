@@ -26,6 +26,7 @@
 
 #include "binfile.h"
 #include "curve.h"
+#include "fixed_base.h"
 #include "pairing.h"
 
 namespace vm_zk {
@@ -47,6 +48,7 @@ struct PreparedVk {
     uint32_t n_public = 0;
     G1Affine alpha1;
     std::vector<G1Affine> ic;
+    std::vector<FixedBase<Fq>> ic_tables;   // IC[1..]: vk_x without doublings
     G2Prepared beta2, gamma2, delta2;
 };
 
@@ -61,8 +63,9 @@ bool groth16_verify(const PreparedVk & vk, const ProofText & proof, const std::v
 G1Affine parse_g1(const G1Text & t, const std::string & what, const char * shape_code);
 G2Affine parse_g2(const G2Text & t, const std::string & what, const char * shape_code);
 
-// ψ(Q) == [6x²]Q: membership of the order-r subgroup of the twist
-// (El Housni, Guillevic, Piellard 2022, BN curves).
+// Membership of the order-r subgroup of the twist without a 254-bit
+// multiplication: [x+1]Q + ψ([x]Q) + ψ²([x]Q) == ψ³([2x]Q) (Housni, Guillevic,
+// Piellard, eprint 2022/348, §3 and §5.1; the check gnark uses for BN254).
 bool g2_in_subgroup(const G2Affine & q);
 
 } // namespace vm_zk

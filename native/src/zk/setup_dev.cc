@@ -9,6 +9,7 @@
 
 #include "../engine/thread_pool.h"
 #include "curve.h"
+#include "fixed_base.h"
 #include "ntt.h"
 #include "r1cs.h"
 #include "zkey_write.h"
@@ -90,79 +91,7 @@ DevSecrets dev_secrets_from_seed(const std::string & seed) {
     return { derive("tau"), derive("alpha"), derive("beta"), derive("gamma"), derive("delta") };
 }
 
-// ---------------------------------------------------------------------------
-// Fixed-base multiplication: k·G = Σ_j T[j][k_j] with T[j][d] = d·2^(w·j)·G,
-// k_j the j-th w-bit digit of k. One mixed addition per non-zero digit.
-
 namespace {
-
-template <class F>
-class FixedBase {
-public:
-    FixedBase(const Affine<F> & g, unsigned w, int threads) : w_(w), nwin_((254 + w - 1) / w), per_(((size_t) 1 << w) - 1) {
-        table_.resize(nwin_ * per_);
-        std::vector<Affine<F>> bases(nwin_);
-        {
-            std::vector<Jacobian<F>> jb(nwin_);
-            Jacobian<F> b = Jacobian<F>::from_affine(g);
-            for (unsigned j = 0; j < nwin_; ++j) {
-                jb[j] = b;
-                for (unsigned s = 0; s < w; ++s) b = b.dbl();
-            }
-            batch_to_affine(jb.data(), nwin_, bases.data());
-        }
-        std::atomic<unsigned> next{0};
-        auto work = [&](int, int) {
-            std::vector<Jacobian<F>> row(per_);
-            for (unsigned j; (j = next.fetch_add(1)) < nwin_;) {
-                Jacobian<F> cur = Jacobian<F>::from_affine(bases[j]);
-                for (size_t d = 0; d < per_; ++d) {
-                    row[d] = cur;
-                    cur = cur.add_mixed(bases[j]);
-                }
-                batch_to_affine(row.data(), per_, &table_[j * per_]);
-            }
-        };
-        if (threads > 1) vm_engine::cpu_pool().run(threads, work); else work(0, 1);
-    }
-
-    Jacobian<F> mul(const U256 & k) const {
-        Jacobian<F> acc = Jacobian<F>::infinity();
-        const u64 mask = per_;
-        for (unsigned j = 0; j < nwin_; ++j) {
-            const unsigned bit = w_ * j, limb = bit >> 6, off = bit & 63;
-            u64 d = k.v[limb] >> off;
-            if (off + w_ > 64 && limb < 3) d |= k.v[limb + 1] << (64 - off);
-            d &= mask;
-            if (d) acc = acc.add_mixed(table_[j * per_ + d - 1]);
-        }
-        return acc;
-    }
-
-    // out[i] = scalars[i]·G (scalars in Montgomery form), in parallel chunks,
-    // each chunk made affine with one inversion.
-    void mul_many(const std::vector<Fr> & scalars, Affine<F> * out, int threads, std::atomic<size_t> * done) const {
-        const size_t n = scalars.size(), chunk = 1024;
-        std::atomic<size_t> next{0};
-        auto work = [&](int, int) {
-            std::vector<Jacobian<F>> jac(chunk);
-            for (size_t s; (s = next.fetch_add(chunk)) < n;) {
-                const size_t e = std::min(n, s + chunk);
-                for (size_t i = s; i < e; ++i) jac[i - s] = scalars[i].is_zero() ? Jacobian<F>::infinity() : mul(scalars[i].from_mont());
-                batch_to_affine(jac.data(), e - s, out + s);
-                if (done) done->fetch_add(e - s);
-            }
-        };
-        if (threads > 1 && n > chunk) vm_engine::cpu_pool().run(threads, work); else work(0, 1);
-    }
-
-    Affine<F> mul_affine(const Fr & s) const { return mul(s.from_mont()).to_affine(); }
-
-private:
-    unsigned w_, nwin_;
-    size_t per_;
-    std::vector<Affine<F>> table_;
-};
 
 // Window minimising table construction plus lookups: nwin·(2^w + count).
 unsigned pick_window(size_t count) {
