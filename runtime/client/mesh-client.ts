@@ -9,6 +9,7 @@ import type { InferenceRequest, InferResultMsg, RouterStatusReplyMsg } from '../
 import { requestId, signRequest } from '../protocol/request.js'
 import { startPeer, type Peer } from '../node/peer.js'
 import type { Logger } from '../node/logger.js'
+import type { Message } from '../actors/types.js'
 
 export interface InferParams {
   model: string
@@ -99,6 +100,11 @@ export class MeshClient {
     // Leave the router its whole latency bound plus settlement time before giving up.
     const timeoutMs = request.latencyBoundMs + 30_000
     return await this.#peer.system.ref(`${routerPeer}/user/router`).ask<InferResultMsg>({ type: 'infer.submit', request, signature }, { timeoutMs })
+  }
+
+  /** Ask any actor in the mesh (`peer` + a path such as /user/quorum): tools and tests. */
+  async ask<R extends Message = Message> (peer: string, actorPath: string, msg: Message, timeoutMs = 10_000): Promise<R> {
+    return await this.#peer.system.ref(`${peer}${actorPath}`).ask<R>(msg, { timeoutMs })
   }
 
   async stop (): Promise<void> {
