@@ -109,7 +109,10 @@ export class ProverService {
       const p = await backend.prove(j.circuit, w.wtns)
       if (j.job.kind === 'receipt') this.#checkReceiptSignals(j.job.receipt, p.publicSignals)
       const totalMs = performance.now() - j.arrived
-      const timings: ProofTimings = { ...p.phases, queueMs: started - j.arrived, witnessMs: w.ms, proveMs: p.proveMs, totalMs }
+      const queueMs = started - j.arrived
+      // What the phases do not account for: worker start-up, snarkjs loading, transfers.
+      const overheadMs = Math.max(0, totalMs - queueMs - w.ms - p.proveMs)
+      const timings: ProofTimings = { ...p.phases, queueMs, overheadMs, witnessMs: w.ms, proveMs: p.proveMs, totalMs }
       const bundle: ProofBundle = {
         circuit: j.circuit.name,
         proof: p.proof,

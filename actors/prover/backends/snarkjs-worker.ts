@@ -4,7 +4,7 @@
 // caller classifies them by the operation that failed (see pool.ts).
 
 import { readFile } from 'node:fs/promises'
-import { loadSnarkjs, type MemFile } from '../snarkjs-api.js'
+import { loadSnarkjs } from '../snarkjs-api.js'
 import type { CircuitInput, Groth16Proof } from '../types.js'
 
 export type ProverTask =
@@ -18,6 +18,30 @@ export interface VerifyResult { valid: boolean, ms: number }
 
 const files = new Map<string, Promise<Uint8Array>>()
 
+/** circom_runtime's calculator (snarkjs's own dependency), as used here. */
+interface WitnessCalculator { calculateWTNSBin: (input: unknown, sanityCheck: boolean) => Promise<Uint8Array> }
+type CalculatorBuilder = (code: Uint8Array) => Promise<WitnessCalculator>
+const RUNTIME = 'circom_runtime'
+/**
+ * One calculator per circuit, kept: building one compiles the WebAssembly and reserves
+ * its memory (2 GiB by default), which cost ~300 ms per witness when snarkjs's
+ * wtns.calculate did it every time; a kept one computes the receipt witness in ~10 ms.
+ */
+const calculators = new Map<string, Promise<WitnessCalculator>>()
+
+async function calculator (wasm: string): Promise<WitnessCalculator> {
+  let c = calculators.get(wasm)
+  if (c === undefined) {
+    c = (async () => {
+      const { WitnessCalculatorBuilder } = await import(RUNTIME) as { WitnessCalculatorBuilder: CalculatorBuilder }
+      return await WitnessCalculatorBuilder(await fileBytes(wasm))
+    })()
+    calculators.set(wasm, c)
+    c.catch(() => calculators.delete(wasm))
+  }
+  return await c
+}
+
 async function fileBytes (file: string): Promise<Uint8Array> {
   let p = files.get(file)
   if (p === undefined) {
@@ -29,14 +53,19 @@ async function fileBytes (file: string): Promise<Uint8Array> {
 }
 
 export default async function runProverTask (task: ProverTask): Promise<WitnessResult | ProveResult | VerifyResult> {
+  // Loaded before the clock starts: the first task of a worker pays for it, not its phase.
   const snarkjs = await loadSnarkjs()
   const started = performance.now()
   switch (task.op) {
     case 'witness': {
-      const out: MemFile = { type: 'mem' }
-      await snarkjs.wtns.calculate(task.input, { type: 'mem', data: await fileBytes(task.wasm) }, out)
-      if (out.data === undefined) throw new Error('witness calculator wrote no witness')
-      return { wtns: out.data, ms: performance.now() - started }
+      const wc = await calculator(task.wasm)
+      try {
+        return { wtns: await wc.calculateWTNSBin(task.input, true), ms: performance.now() - started }
+      } catch (err) {
+        // The calculator keeps its last error text: start the next witness on a fresh one.
+        calculators.delete(task.wasm)
+        throw err
+      }
     }
     case 'prove': {
       const { proof, publicSignals } = await snarkjs.groth16.prove({ type: 'mem', data: await fileBytes(task.zkey) }, { type: 'mem', data: task.wtns }, undefined, { singleThread: task.singleThread })
