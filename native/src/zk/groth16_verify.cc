@@ -73,6 +73,8 @@ PreparedVk prepare_vk(const VkText & vk) {
     p.beta2 = prep(parse_g2(vk.beta2, "vk.vk_beta_2", "ZK_BAD_VK_SHAPE"));
     p.gamma2 = prep(parse_g2(vk.gamma2, "vk.vk_gamma_2", "ZK_BAD_VK_SHAPE"));
     p.delta2 = prep(parse_g2(vk.delta2, "vk.vk_delta_2", "ZK_BAD_VK_SHAPE"));
+    const MillerTerm ab = { p.alpha1.x, p.alpha1.y, p.alpha1.is_inf(), &p.beta2 };
+    p.alpha_beta = final_exponentiation(multi_miller_loop(&ab, 1));
     return p;
 }
 
@@ -99,13 +101,12 @@ bool groth16_verify(const PreparedVk & vk, const ProofText & proof, const std::v
     const G1Affine vk_x = acc.to_affine();
     const G2Prepared bp = b.is_inf() ? g2_prepare_infinity() : g2_prepare(b.x, b.y);
     const G1Affine na = a.neg();
-    const MillerTerm terms[4] = {
+    const MillerTerm terms[3] = {
         { na.x, na.y, na.is_inf(), &bp },
-        { vk.alpha1.x, vk.alpha1.y, vk.alpha1.is_inf(), &vk.beta2 },
         { vk_x.x, vk_x.y, vk_x.is_inf(), &vk.gamma2 },
         { c.x, c.y, c.is_inf(), &vk.delta2 },
     };
-    return final_exponentiation(multi_miller_loop(terms, 4)).is_one();
+    return (final_exponentiation(multi_miller_loop(terms, 3)) * vk.alpha_beta).is_one();
 }
 
 } // namespace vm_zk

@@ -50,6 +50,9 @@ struct PreparedVk {
     std::vector<G1Affine> ic;
     std::vector<FixedBase<Fq>> ic_tables;   // IC[1..]: vk_x without doublings
     G2Prepared beta2, gamma2, delta2;
+    // e(α, β), a constant of the key: the product check needs three Miller
+    // loops per proof instead of four (the final exponentiation is a homomorphism).
+    Fq12 alpha_beta;
 };
 
 // Parses and validates the key and prepares its G2 lines (do this once per key).
