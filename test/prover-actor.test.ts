@@ -10,8 +10,9 @@ import path from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { ActorSystem, type ActorContext, type Message } from '../runtime/actors/index.js'
 import { isVerimeshError, VerimeshError } from '../runtime/errors.js'
-import { ProofBundleSchema, ProverProve, VerificationReportSchema, type Receipt, type ProverProofMsg } from '../runtime/protocol/messages.js'
+import { ProofBundleSchema, ProverProve, VerificationMode, VerificationReportSchema, type Receipt, type ProverProofMsg } from '../runtime/protocol/messages.js'
 import { NodeMetrics } from '../runtime/node/metrics.js'
+import { parseConfig } from '../runtime/node/config.js'
 import { silentLogger } from '../runtime/node/logger.js'
 import { ProverService, type ProverServiceOptions, type ReceiptEncoding } from '../actors/prover/service.js'
 import { Groth16ProverActor, defaultBackends } from '../actors/prover/groth16-prover.js'
@@ -323,4 +324,24 @@ test.serial('the verifier reports valid, tampered and mismatched proofs in one s
     await v.close()
     await s.close()
   }
+})
+
+test('config: the prover section is validated field by field; old verification modes still parse', (t) => {
+  const base = {
+    name: 'n',
+    operatorKey: '0x' + '01'.repeat(32),
+    model: { id: 'm', path: '.' }
+  }
+  const ok = parseConfig({ ...base, roles: { prover: { impl: 'groth16' }, quorum: { impl: 'reexec', proofVerifier: 'snarkjs' } } })
+  t.is(ok.roles.prover?.backend, 'auto')
+  t.is(ok.roles.prover?.maxQueued, 16)
+  t.is(ok.roles.prover?.concurrency, 1)
+  t.is(ok.roles.prover?.threads, undefined)
+  const bad = t.throws(() => parseConfig({ ...base, roles: { prover: { impl: 'groth16', backend: 'gpu' } } }))
+  t.true(isVerimeshError(bad, 'CONFIG_INVALID'))
+  t.regex(bad!.message, /\/roles\/prover\/backend/)
+  const zero = t.throws(() => parseConfig({ ...base, roles: { prover: { impl: 'groth16', concurrency: 0 } } }))
+  t.regex(zero!.message, /\/roles\/prover\/concurrency/)
+  for (const mode of ['quorum', 'none', 'proof']) t.true(Value.Check(VerificationMode, mode))
+  t.false(Value.Check(VerificationMode, 'zk'))
 })
