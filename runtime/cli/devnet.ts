@@ -205,7 +205,7 @@ export class Devnet {
     const node: DevnetNode = { index, name, config, configFile, logFile, peerId: ready.peerId, addrs: ready.addrs, metricsUrl: ready.metricsUrl, child, exited }
     this.nodes.push(node)
     this.nodes.sort((a, b) => a.index - b.index)
-    this.#opts.onProgress?.(`${name} ready: peer …${ready.peerId.slice(-8)}, shards [${(config.roles.executor?.shards ?? []).join(',')}]`)
+    this.#opts.onProgress?.(`${name} ready: peer …${ready.peerId.slice(-8)}, shards [${(config.roles.executor?.shards ?? []).join(',')}]${config.roles.prover === undefined ? '' : ', prover'}`)
     return node
   }
 
