@@ -150,7 +150,7 @@ export interface ZkProveResult {
   publicSignals: string[]
   timings: { witnessMs: number, abcMs: number, nttMs: number, msmMs: number, totalMs: number }
   threads: number
-  /** arithmetic path of the kernels, e.g. 'int128' */
+  /** Montgomery multiplication in use: 'adx' (mulx/adcx/adox) or 'int128' (portable) */
   kernel: string
 }
 
@@ -185,12 +185,15 @@ export type ZkG2Point = [ZkFq2, ZkFq2]
 export interface ZkTestHooks {
   field: (field: 'fq' | 'fr', op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'pow' | 'eq' | 'bytes' | 'mont', a: string, b?: string) => string | boolean
   fq2: (op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'conj' | 'mulByXi', a: ZkFq2, b?: ZkFq2) => ZkFq2
-  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options) */
-  g1: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number }) => unknown
-  g2: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number }) => unknown
+  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options; window 2..15 forces the window width) */
+  g1: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number }) => unknown
+  g2: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number }) => unknown
   ntt: (values: string[], inverse: boolean, opts?: { threads?: number }) => string[]
   /** ffjavascript's Fr.w[k] */
   rootOfUnity: (k: number) => string
+  /** Switches the Montgomery multiplication ('adx' needs BMI2 + ADX); false when this CPU cannot run it. */
+  setMulKernel: (kernel: 'adx' | 'int128') => boolean
+  mulKernel: () => 'adx' | 'int128'
 }
 
 export interface ZkSetupDevResult {

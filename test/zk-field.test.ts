@@ -41,9 +41,30 @@ const g2 = (p: G2P): [[string, string], [string, string]] => { const a = p.toAff
 const G1 = bn254.G1.Point.BASE
 const G2 = bn254.G2.Point.BASE
 
+/** Montgomery kernels this CPU runs ('int128' always, 'adx' with BMI2 + ADX); runs fn under each, restoring the default. */
+function eachKernel (z: ZkTestHooks, fn: (kernel: string) => void): string[] {
+  const dflt = z.mulKernel()
+  const ran: string[] = []
+  try {
+    for (const k of ['int128', 'adx'] as const) {
+      if (!z.setMulKernel(k)) continue
+      ran.push(k)
+      fn(k)
+    }
+  } finally {
+    z.setMulKernel(dflt)
+  }
+  return ran
+}
+
 for (const [name, m] of [['fq', P], ['fr', R]] as const) {
-  test(`${name}: add, sub, mul, sqr, neg, inv, pow, bytes, Montgomery form against BigInt`, t => {
+  test(`${name}: add, sub, mul, sqr, neg, inv, pow, bytes, Montgomery form against BigInt (each Montgomery kernel)`, t => {
     const z = hooks()
+    const ran = eachKernel(z, () => check(t, z))
+    t.log(`kernels: ${ran.join(', ')}`)
+  })
+
+  function check (t: import('ava').ExecutionContext, z: ZkTestHooks): void {
     const special = [0n, 1n, 2n, m - 1n, m - 2n, (m - 1n) / 2n]
     const values = [...special, ...Array.from({ length: 60 }, () => rand(m))]
     const RM = mod(1n << 256n, m)
@@ -65,7 +86,7 @@ for (const [name, m] of [['fq', P], ['fr', R]] as const) {
     // inverse: a · a^-1 = 1
     const a = rand(m)
     t.is(z.field(name, 'mul', a.toString(), z.field(name, 'inv', a.toString()) as string), '1')
-  })
+  }
 
   test(`${name}: rejects a value >= the modulus and non-decimal input with ZK_BAD_INPUT`, t => {
     const z = hooks()
@@ -172,6 +193,42 @@ test('msm: Pippenger equals the naive sum on G1 and G2 (zero scalars, infinity b
     for (let i = 0; i < n; i++) if (ks[i] !== 0n) sum = sum.add(pts[i]!.multiply(ks[i]!))
     t.deepEqual(z.g2('msm', pts.map(g2), ks.map(String), { threads: 2 }), g2(sum), `g2 n=${n}`)
   }
+})
+
+test('msm: the affine-batch bucket path (windows >= 11) equals the naive sum: collisions, P + P, P + (-P), each kernel', t => {
+  const z = hooks()
+  const n = 300
+  const base = Array.from({ length: 40 }, () => G1.multiply(1n + rand(R - 1n)))
+  const pts: G1P[] = []
+  const ks: bigint[] = []
+  for (let i = 0; i < n; i++) {
+    const p = base[i % base.length]!
+    // Runs of equal (point, scalar) pairs give tangent additions; (-P, k) after (P, k) cancels.
+    const k = i % 3 === 0 ? 1234567n + BigInt(i % 5) : rand(R)
+    // Infinity bases too: zkeys store them for signals a matrix does not use.
+    pts.push(i % 17 === 9 ? bn254.G1.Point.ZERO : i % 10 === 7 ? p.negate() : p)
+    ks.push(k)
+  }
+  let sum = bn254.G1.Point.ZERO
+  for (let i = 0; i < n; i++) if (!pts[i]!.equals(bn254.G1.Point.ZERO)) sum = sum.add(pts[i]!.multiply(ks[i]!))
+  const ran = eachKernel(z, () => {
+    for (const window of [11, 12]) {
+      for (const threads of [1, 2]) {
+        t.deepEqual(z.g1('msm', pts.map(g1), ks.map(String), { threads, window }), g1(sum), `g1 window=${window} threads=${threads}`)
+      }
+    }
+  })
+  t.true(ran.includes('int128'))
+  // Exactly P + (-P) and Q + Q inside one bucket: the chord formula's special cases.
+  const P1 = G1.multiply(5n); const Q1 = G1.multiply(11n)
+  const k1 = 0x123456789abcdefn; const k2 = 0xfedcba987654321n
+  t.deepEqual(z.g1('msm', [P1, P1.negate(), Q1, Q1].map(g1), [k1, k1, k2, k2].map(String), { threads: 1, window: 12 }), g1(Q1.multiply(2n * k2)))
+  t.deepEqual(z.g1('msm', [P1, P1.negate()].map(g1), [k1, k1].map(String), { threads: 1, window: 12 }), ['0', '0'])
+  const g2pts = Array.from({ length: 60 }, (_, i) => i % 4 === 3 ? G2.multiply(77n).negate() : G2.multiply(77n + BigInt(i % 3)))
+  const g2ks = Array.from({ length: 60 }, (_, i) => i % 2 === 0 ? 99n : rand(R))
+  let s2 = bn254.G2.Point.ZERO
+  for (let i = 0; i < g2pts.length; i++) s2 = s2.add(g2pts[i]!.multiply(g2ks[i]!))
+  t.deepEqual(z.g2('msm', g2pts.map(g2), g2ks.map(String), { threads: 2, window: 11 }), g2(s2))
 })
 
 test('ntt: roots of unity are ffjavascript\'s and forward/inverse match a BigInt DFT', t => {

@@ -102,10 +102,16 @@ async function ensurePtau (snarkjs: Snarkjs, power: number): Promise<string> {
 }
 
 /** Compiles the circuit, makes its zkey and a witness, or reuses the cached ones. */
-export async function buildFixture (name: string, source: string, input: unknown, power: number): Promise<ZkFixture> {
+/**
+ * 'snarkjs': powers of tau 2^power plus snarkjs's newZKey and one contribution (slow above 2^12).
+ * 'native-dev': the addon's known-tau development setup (zkSetupDev), for benchmarks at larger sizes.
+ */
+export type ZkSetup = 'snarkjs' | 'native-dev'
+
+export async function buildFixture (name: string, source: string, input: unknown, power: number, setup: ZkSetup = 'snarkjs'): Promise<ZkFixture> {
   const snarkjs = await loadSnarkjs()
   const dir = path.join(CACHE, name)
-  const stamp = createHash('sha256').update(source).update(JSON.stringify(input)).update(String(power)).digest('hex')
+  const stamp = createHash('sha256').update(source).update(JSON.stringify(input)).update(String(power)).update(setup).digest('hex')
   const zkey = path.join(dir, `${name}.zkey`)
   const wtnsPath = path.join(dir, `${name}.wtns`)
   const vkeyPath = path.join(dir, 'vkey.json')
@@ -119,11 +125,18 @@ export async function buildFixture (name: string, source: string, input: unknown
     const rel = path.relative(ROOT, dir)
     await execFileP(process.execPath, [path.join(ROOT, 'node_modules', 'circom2', 'cli.js'), path.join(rel, `${name}.circom`),
       '--r1cs', '--wasm', '--O2', '-o', rel, '-l', 'node_modules'], { cwd: ROOT, maxBuffer: 1 << 24 })
-    const ptau = await ensurePtau(snarkjs, power)
-    const zkey0 = path.join(dir, `${name}_0.zkey`)
-    await snarkjs.zKey.newZKey(path.join(dir, `${name}.r1cs`), ptau, zkey0)
-    await snarkjs.zKey.contribute(zkey0, zkey, 'verimesh test', 'phase2 entropy ' + name)
-    await rm(zkey0, { force: true })
+    if (setup === 'native-dev') {
+      const { loadAddon } = await import('../runtime/addon.js')
+      const addon = loadAddon()
+      if (addon.zkSetupDev === undefined) throw new Error(`the addon at ${addon.path} has no zkSetupDev`)
+      await addon.zkSetupDev(path.join(dir, `${name}.r1cs`), zkey, { seed: `verimesh bench ${name}` })
+    } else {
+      const ptau = await ensurePtau(snarkjs, power)
+      const zkey0 = path.join(dir, `${name}_0.zkey`)
+      await snarkjs.zKey.newZKey(path.join(dir, `${name}.r1cs`), ptau, zkey0)
+      await snarkjs.zKey.contribute(zkey0, zkey, 'verimesh test', 'phase2 entropy ' + name)
+      await rm(zkey0, { force: true })
+    }
     await snarkjs.wtns.calculate(input, path.join(dir, `${name}_js`, `${name}.wasm`), wtnsPath)
     await writeFile(vkeyPath, JSON.stringify(await snarkjs.zKey.exportVerificationKey(zkey)))
     await writeFile(stampPath, stamp)

@@ -22,8 +22,6 @@ namespace vm_zk {
 
 namespace {
 
-// Arithmetic path of the prover's kernels (reported by prove()).
-constexpr const char * KERNEL = "int128";
 
 Napi::Error coded_error(Napi::Env env, const std::string & code, const std::string & msg) {
     Napi::Error e = Napi::Error::New(env, msg);
@@ -233,9 +231,19 @@ Napi::Value group_op(Napi::Env env, const Napi::CallbackInfo & info) {
             scalars[i] = f.from_mont();
         }
         const int threads = get_threads(info[3]);
+        unsigned window = 0;
+        if (info[3].IsObject()) {
+            Napi::Value wv = info[3].As<Napi::Object>().Get("window");
+            if (!wv.IsUndefined()) {
+                if (!wv.IsNumber()) bad("window must be a number");
+                const int wi = wv.As<Napi::Number>().Int32Value();
+                if (wi < 2 || wi > 15) bad("window must be in [2, 15]");
+                window = (unsigned) wi;
+            }
+        }
         J r;
-        if constexpr (std::is_same<F, Fq>::value) r = msm_g1(bases.data(), scalars.data(), bases.size(), threads);
-        else r = msm_g2(bases.data(), scalars.data(), bases.size(), threads);
+        if constexpr (std::is_same<F, Fq>::value) r = msm_g1(bases.data(), scalars.data(), bases.size(), threads, window);
+        else r = msm_g2(bases.data(), scalars.data(), bases.size(), threads, window);
         return put_point<C>(env, r.to_affine());
     }
     A p = get_point<C>(info[1], "p");
@@ -273,6 +281,15 @@ Napi::Value TestNtt(const Napi::CallbackInfo & info) {
         return out;
     });
 }
+
+// setMulKernel('adx' | 'int128') -> false when this CPU cannot run it; mulKernel() -> name.
+Napi::Value TestSetMulKernel(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        return Napi::Boolean::New(env, set_mul_kernel(get_string(info[0], "kernel")));
+    });
+}
+Napi::Value TestMulKernel(const Napi::CallbackInfo & info) { return Napi::String::New(info.Env(), mul_kernel()); }
 
 Napi::Value TestRootOfUnity(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
@@ -365,7 +382,7 @@ public:
         t.Set("totalMs", timings_.total_ms + parse_ms_);
         out.Set("timings", t);
         out.Set("threads", threads_);
-        out.Set("kernel", KERNEL);
+        out.Set("kernel", mul_kernel());
         deferred_.Resolve(out);
     }
     void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
@@ -527,7 +544,7 @@ public:
         o.Set("ms", ms_);
         o.Set("n", (double) n_);
         o.Set("threads", threads_);
-        o.Set("kernel", KERNEL);
+        o.Set("kernel", mul_kernel());
         if (kind_ != NTT) {
             o.Set("group", kind_ == MSM_G1 ? "g1" : "g2");
             o.Set("pointsPerSec", (double) n_ / (ms_ / 1000.0));
@@ -592,6 +609,8 @@ void init(Napi::Env env, Napi::Object exports) {
     t.Set("g2", Napi::Function::New(env, TestG2, "g2"));
     t.Set("ntt", Napi::Function::New(env, TestNtt, "ntt"));
     t.Set("rootOfUnity", Napi::Function::New(env, TestRootOfUnity, "rootOfUnity"));
+    t.Set("setMulKernel", Napi::Function::New(env, TestSetMulKernel, "setMulKernel"));
+    t.Set("mulKernel", Napi::Function::New(env, TestMulKernel, "mulKernel"));
     exports.Set("zkTest", t);
 }
 

@@ -17,6 +17,13 @@
 //   Fq2               c0 + c1·u with u^2 = -1: + - * sqr inv conj neg mul_by_xi
 //                     (ξ = 9 + u), mul_by_fq, ==, is_zero.
 //
+// Kernels: mul_kernel() names the Montgomery multiplication in use: "adx"
+// (mulx/adcx/adox inline assembly, x86-64 CPUs with BMI2 and ADX, picked at load
+// time with __builtin_cpu_supports) or "int128" (portable). set_mul_kernel()
+// switches it (tests compare the two); both give identical results, so the
+// switch is safe at any time. The check is one predictable branch per mul; the
+// assembly needs no -m flags, so the addon's baseline stays x86-64-v2.
+//
 // Arithmetic: CIOS Montgomery multiplication on unsigned __int128 (portable
 // baseline). Both moduli have a top limb below 2^62, so sums of two reduced
 // values never carry out of 256 bits and CIOS needs only 5 words of state.
@@ -24,9 +31,16 @@
 // real deployment, but this prover targets verifiable computation where the
 // witness is public to the verifier anyway; do not reuse it for secret keys.
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define VM_ZK_ADX_ASM 1
+#else
+#define VM_ZK_ADX_ASM 0
+#endif
 
 namespace vm_zk {
 
@@ -77,7 +91,101 @@ inline u64 add4(u64 r[4], const u64 a[4], const u64 b[4]) {
     return carry;
 }
 
+// r = r >= m ? r - m : r, without a data-dependent branch (the condition is a
+// coin flip for random field elements, so a branch would mispredict half the time).
+// On x86-64 these are sub/sbb + cmov in inline assembly (baseline instructions,
+// no dispatch needed): GCC otherwise vectorises the select through the stack,
+// and the store-forwarding stall cost more than the multiplication itself.
+inline void reduce_once(u64 r[4], const u64 m[4]) {
+#if VM_ZK_ADX_ASM
+    u64 t0, t1, t2, t3;
+    __asm__(
+        "movq %[r0], %[t0]\n\t" "subq %[m0], %[t0]\n\t"
+        "movq %[r1], %[t1]\n\t" "sbbq %[m1], %[t1]\n\t"
+        "movq %[r2], %[t2]\n\t" "sbbq %[m2], %[t2]\n\t"
+        "movq %[r3], %[t3]\n\t" "sbbq %[m3], %[t3]\n\t"
+        "cmovncq %[t0], %[r0]\n\t" "cmovncq %[t1], %[r1]\n\t"
+        "cmovncq %[t2], %[r2]\n\t" "cmovncq %[t3], %[r3]\n\t"
+        : [r0] "+r" (r[0]), [r1] "+r" (r[1]), [r2] "+r" (r[2]), [r3] "+r" (r[3]),
+          [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3)
+        : [m0] "m" (m[0]), [m1] "m" (m[1]), [m2] "m" (m[2]), [m3] "m" (m[3])
+        : "cc");
+#else
+    u64 s[4];
+    const u64 borrow = sub4(s, r, m);
+    const u64 keep = (u64) 0 - borrow;   // all ones: r < m, keep r
+    for (int i = 0; i < 4; ++i) r[i] = (r[i] & keep) | (s[i] & ~keep);
+#endif
+}
+
+// r = a + b mod m for a, b < m < 2^255.
+inline void add_mod(u64 r[4], const u64 a[4], const u64 b[4], const u64 m[4]) {
+#if VM_ZK_ADX_ASM
+    u64 r0 = a[0], r1 = a[1], r2 = a[2], r3 = a[3], t0, t1, t2, t3;
+    __asm__(
+        "addq %[b0], %[r0]\n\t" "adcq %[b1], %[r1]\n\t" "adcq %[b2], %[r2]\n\t" "adcq %[b3], %[r3]\n\t"
+        "movq %[r0], %[t0]\n\t" "subq %[m0], %[t0]\n\t"
+        "movq %[r1], %[t1]\n\t" "sbbq %[m1], %[t1]\n\t"
+        "movq %[r2], %[t2]\n\t" "sbbq %[m2], %[t2]\n\t"
+        "movq %[r3], %[t3]\n\t" "sbbq %[m3], %[t3]\n\t"
+        "cmovncq %[t0], %[r0]\n\t" "cmovncq %[t1], %[r1]\n\t"
+        "cmovncq %[t2], %[r2]\n\t" "cmovncq %[t3], %[r3]\n\t"
+        : [r0] "+&r" (r0), [r1] "+&r" (r1), [r2] "+&r" (r2), [r3] "+&r" (r3),
+          [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3)
+        : [b0] "m" (b[0]), [b1] "m" (b[1]), [b2] "m" (b[2]), [b3] "m" (b[3]),
+          [m0] "m" (m[0]), [m1] "m" (m[1]), [m2] "m" (m[2]), [m3] "m" (m[3])
+        : "cc");
+    r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3;
+#else
+    add4(r, a, b);   // < 2m < 2^256: no carry out
+    reduce_once(r, m);
+#endif
+}
+
+// r = a - b mod m for a, b < m, branch-free.
+inline void sub_mod(u64 r[4], const u64 a[4], const u64 b[4], const u64 m[4]) {
+#if VM_ZK_ADX_ASM
+    u64 r0 = a[0], r1 = a[1], r2 = a[2], r3 = a[3], t0, t1, t2, t3;
+    __asm__(
+        "subq %[b0], %[r0]\n\t" "sbbq %[b1], %[r1]\n\t" "sbbq %[b2], %[r2]\n\t" "sbbq %[b3], %[r3]\n\t"
+        "sbbq %[t0], %[t0]\n\t"                      // all ones on borrow
+        "movq %[t0], %[t1]\n\t" "movq %[t0], %[t2]\n\t" "movq %[t0], %[t3]\n\t"
+        "andq %[m0], %[t0]\n\t" "andq %[m1], %[t1]\n\t" "andq %[m2], %[t2]\n\t" "andq %[m3], %[t3]\n\t"
+        "addq %[t0], %[r0]\n\t" "adcq %[t1], %[r1]\n\t" "adcq %[t2], %[r2]\n\t" "adcq %[t3], %[r3]\n\t"
+        : [r0] "+&r" (r0), [r1] "+&r" (r1), [r2] "+&r" (r2), [r3] "+&r" (r3),
+          [t0] "=&r" (t0), [t1] "=&r" (t1), [t2] "=&r" (t2), [t3] "=&r" (t3)
+        : [b0] "m" (b[0]), [b1] "m" (b[1]), [b2] "m" (b[2]), [b3] "m" (b[3]),
+          [m0] "m" (m[0]), [m1] "m" (m[1]), [m2] "m" (m[2]), [m3] "m" (m[3])
+        : "cc");
+    r[0] = r0; r[1] = r1; r[2] = r2; r[3] = r3;
+#else
+    const u64 borrow = sub4(r, a, b);
+    const u64 mask = (u64) 0 - borrow;
+    u64 mm[4] = { m[0] & mask, m[1] & mask, m[2] & mask, m[3] & mask };
+    add4(r, r, mm);
+#endif
+}
+
+// The Montgomery kernel switch (see the header comment).
+inline bool cpu_has_adx() {
+#if VM_ZK_ADX_ASM
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("adx");
+#else
+    return false;
+#endif
+}
+inline std::atomic<bool> g_use_adx{ cpu_has_adx() };
+
 } // namespace detail
+
+inline const char * mul_kernel() { return detail::g_use_adx.load(std::memory_order_relaxed) ? "adx" : "int128"; }
+// "adx" or "int128"; false if this CPU cannot run the requested kernel.
+inline bool set_mul_kernel(const std::string & name) {
+    if (name == "int128") { detail::g_use_adx.store(false); return true; }
+    if (name == "adx" && detail::cpu_has_adx()) { detail::g_use_adx.store(true); return true; }
+    return false;
+}
 
 // p = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 struct FqParams {
@@ -110,8 +218,158 @@ struct Fp {
     bool operator==(const Fp & o) const { return v[0] == o.v[0] && v[1] == o.v[1] && v[2] == o.v[2] && v[3] == o.v[3]; }
     bool operator!=(const Fp & o) const { return !(*this == o); }
 
+#if VM_ZK_ADX_ASM
+    // CIOS with two carry chains (adcx: CF, adox: OF) over mulx products. Words
+    // rotate through r0..r4; the result lands in r4, r0, r1, r2.
+    static inline void mul_adx(Fp & out, const Fp & a, const Fp & b) {
+        u64 r0, r1, r2, r3, r4, lo, hi;
+        __asm__(
+        "movq %[b0], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[a0], %[r0], %[r1]\n\t"
+        "mulxq %[a1], %[lo], %[r2]\n\t"
+        "adcxq %[lo], %[r1]\n\t"
+        "mulxq %[a2], %[lo], %[r3]\n\t"
+        "adcxq %[lo], %[r2]\n\t"
+        "mulxq %[a3], %[lo], %[r4]\n\t"
+        "adcxq %[lo], %[r3]\n\t"
+        "adcxq %%rax, %[r4]\n\t"
+        "movq %[r0], %%rdx\n\t"
+        "imulq %[inv], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[p0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r0]\n\t"
+        "adcxq %[hi], %[r1]\n\t"
+        "mulxq %[p1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r1]\n\t"
+        "adcxq %[hi], %[r2]\n\t"
+        "mulxq %[p2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r2]\n\t"
+        "adcxq %[hi], %[r3]\n\t"
+        "mulxq %[p3], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "adoxq %%rax, %[r4]\n\t"
+        "movq %[b1], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[a0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r1]\n\t"
+        "adcxq %[hi], %[r2]\n\t"
+        "mulxq %[a1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r2]\n\t"
+        "adcxq %[hi], %[r3]\n\t"
+        "mulxq %[a2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "mulxq %[a3], %[lo], %[r0]\n\t"
+        "adoxq %[lo], %[r4]\n\t"
+        "adcxq %%rax, %[r0]\n\t"
+        "adoxq %%rax, %[r0]\n\t"
+        "movq %[r1], %%rdx\n\t"
+        "imulq %[inv], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[p0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r1]\n\t"
+        "adcxq %[hi], %[r2]\n\t"
+        "mulxq %[p1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r2]\n\t"
+        "adcxq %[hi], %[r3]\n\t"
+        "mulxq %[p2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "mulxq %[p3], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r4]\n\t"
+        "adcxq %[hi], %[r0]\n\t"
+        "adoxq %%rax, %[r0]\n\t"
+        "movq %[b2], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[a0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r2]\n\t"
+        "adcxq %[hi], %[r3]\n\t"
+        "mulxq %[a1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "mulxq %[a2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r4]\n\t"
+        "adcxq %[hi], %[r0]\n\t"
+        "mulxq %[a3], %[lo], %[r1]\n\t"
+        "adoxq %[lo], %[r0]\n\t"
+        "adcxq %%rax, %[r1]\n\t"
+        "adoxq %%rax, %[r1]\n\t"
+        "movq %[r2], %%rdx\n\t"
+        "imulq %[inv], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[p0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r2]\n\t"
+        "adcxq %[hi], %[r3]\n\t"
+        "mulxq %[p1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "mulxq %[p2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r4]\n\t"
+        "adcxq %[hi], %[r0]\n\t"
+        "mulxq %[p3], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r0]\n\t"
+        "adcxq %[hi], %[r1]\n\t"
+        "adoxq %%rax, %[r1]\n\t"
+        "movq %[b3], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[a0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "mulxq %[a1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r4]\n\t"
+        "adcxq %[hi], %[r0]\n\t"
+        "mulxq %[a2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r0]\n\t"
+        "adcxq %[hi], %[r1]\n\t"
+        "mulxq %[a3], %[lo], %[r2]\n\t"
+        "adoxq %[lo], %[r1]\n\t"
+        "adcxq %%rax, %[r2]\n\t"
+        "adoxq %%rax, %[r2]\n\t"
+        "movq %[r3], %%rdx\n\t"
+        "imulq %[inv], %%rdx\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "mulxq %[p0], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r3]\n\t"
+        "adcxq %[hi], %[r4]\n\t"
+        "mulxq %[p1], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r4]\n\t"
+        "adcxq %[hi], %[r0]\n\t"
+        "mulxq %[p2], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r0]\n\t"
+        "adcxq %[hi], %[r1]\n\t"
+        "mulxq %[p3], %[lo], %[hi]\n\t"
+        "adoxq %[lo], %[r1]\n\t"
+        "adcxq %[hi], %[r2]\n\t"
+        "adoxq %%rax, %[r2]\n\t"
+        "movq %[r4], %[lo]\n\t" "subq %[p0], %[lo]\n\t"
+        "movq %[r0], %[hi]\n\t" "sbbq %[p1], %[hi]\n\t"
+        "movq %[r1], %[r3]\n\t" "sbbq %[p2], %[r3]\n\t"
+        "movq %[r2], %%rax\n\t" "sbbq %[p3], %%rax\n\t"
+        "cmovncq %[lo], %[r4]\n\t" "cmovncq %[hi], %[r0]\n\t"
+        "cmovncq %[r3], %[r1]\n\t" "cmovncq %%rax, %[r2]\n\t"
+        : [r0] "=&r" (r0), [r1] "=&r" (r1), [r2] "=&r" (r2), [r3] "=&r" (r3), [r4] "=&r" (r4),
+          [lo] "=&r" (lo), [hi] "=&r" (hi)
+        : [a0] "m" (a.v[0]), [a1] "m" (a.v[1]), [a2] "m" (a.v[2]), [a3] "m" (a.v[3]),
+          [b0] "m" (b.v[0]), [b1] "m" (b.v[1]), [b2] "m" (b.v[2]), [b3] "m" (b.v[3]),
+          [p0] "m" (P::MOD[0]), [p1] "m" (P::MOD[1]), [p2] "m" (P::MOD[2]), [p3] "m" (P::MOD[3]),
+          [inv] "m" (P::INV)
+        : "rax", "rdx", "cc");
+        (void) r3; (void) lo; (void) hi;
+        out.v[0] = r4; out.v[1] = r0; out.v[2] = r1; out.v[3] = r2;
+    }
+#endif
+
     // out = a * b * R^-1 mod p (CIOS; see the header comment for why 5 words suffice).
     static inline void mul(Fp & out, const Fp & a, const Fp & b) {
+#if VM_ZK_ADX_ASM
+        if (detail::g_use_adx.load(std::memory_order_relaxed)) { mul_adx(out, a, b); return; }
+#endif
+        mul_portable(out, a, b);
+    }
+
+    static inline void mul_portable(Fp & out, const Fp & a, const Fp & b) {
         u64 t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0;
         for (int i = 0; i < 4; ++i) {
             const u64 bi = b.v[i];
@@ -129,21 +387,19 @@ struct Fp {
             t3 = t4 + (u64) (acc >> 64);
         }
         u64 r[4] = { t0, t1, t2, t3 };
-        u64 s[4];
-        if (!detail::sub4(s, r, P::MOD)) std::memcpy(r, s, 32);
+        detail::reduce_once(r, P::MOD);
         std::memcpy(out.v, r, 32);
     }
 
     static inline void add(Fp & out, const Fp & a, const Fp & b) {
-        u64 r[4], s[4];
-        detail::add4(r, a.v, b.v);   // < 2p < 2^255: no carry out
-        if (!detail::sub4(s, r, P::MOD)) std::memcpy(r, s, 32);
+        u64 r[4];
+        detail::add_mod(r, a.v, b.v, P::MOD);
         std::memcpy(out.v, r, 32);
     }
 
     static inline void sub(Fp & out, const Fp & a, const Fp & b) {
         u64 r[4];
-        if (detail::sub4(r, a.v, b.v)) detail::add4(r, r, P::MOD);
+        detail::sub_mod(r, a.v, b.v, P::MOD);
         std::memcpy(out.v, r, 32);
     }
 

@@ -22,15 +22,107 @@ inline unsigned bits_at(const U256 & s, unsigned o, unsigned c) {
     return (unsigned) (v & ((1u << c) - 1));
 }
 
+// Buckets for one work item. Points are added to affine buckets in batches:
+// one field inversion (Montgomery's trick) serves the whole batch, so an
+// addition costs about 6 multiplications instead of 11 for Jacobian + affine.
+// A point whose bucket already has an addition pending in the current batch
+// goes to that bucket's Jacobian overflow instead (rare when buckets >> batch).
 template <class F>
-Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int threads) {
+class AffineBuckets {
+public:
+    using A = Affine<F>;
+    using J = Jacobian<F>;
+    static constexpr size_t BATCH = 256;
+
+    explicit AffineBuckets(size_t n)
+        : aff_(n), jac_(n), stamp_(n, 0), bidx_(BATCH), bpt_(BATCH), den_(BATCH), pref_(BATCH), kind_(BATCH) {}
+
+    void reset() {
+        std::fill(aff_.begin(), aff_.end(), A::infinity());
+        std::fill(jac_.begin(), jac_.end(), J::infinity());
+        ++epoch_;
+    }
+
+    void add(size_t b, const A & p) {
+        if (p.is_inf()) return;                           // zkeys hold infinity for unused signals
+        if (aff_[b].is_inf()) { aff_[b] = p; return; }   // empty and so not pending
+        if (stamp_[b] == epoch_) { jac_[b] = jac_[b].add_mixed(p); return; }
+        stamp_[b] = epoch_;
+        bidx_[cnt_] = (uint32_t) b;
+        bpt_[cnt_] = p;
+        if (++cnt_ == BATCH) flush();
+    }
+
+    void flush() {
+        if (cnt_ == 0) return;
+        // kind: 0 = chord, 1 = tangent (same point), 2 = the sum is infinity.
+        for (size_t j = 0; j < cnt_; ++j) {
+            const A & a = aff_[bidx_[j]];
+            const A & p = bpt_[j];
+            F d = p.x - a.x;
+            kind_[j] = 0;
+            if (d.is_zero()) {
+                if (p.y == a.y && !a.y.is_zero()) { d = a.y.dbl(); kind_[j] = 1; }
+                else { d = F::one(); kind_[j] = 2; }
+            }
+            den_[j] = d;
+        }
+        F acc = F::one();
+        for (size_t j = 0; j < cnt_; ++j) { pref_[j] = acc; acc = acc * den_[j]; }
+        F inv = acc.inv();
+        for (size_t j = cnt_; j-- > 0;) {
+            const F dinv = inv * pref_[j];
+            inv = inv * den_[j];
+            A & a = aff_[bidx_[j]];
+            const A & p = bpt_[j];
+            if (kind_[j] == 2) { a = A::infinity(); continue; }
+            F lambda;
+            if (kind_[j] == 1) { F xx = a.x.sqr(); lambda = (xx.dbl() + xx) * dinv; }
+            else lambda = (p.y - a.y) * dinv;
+            F x3 = lambda.sqr() - a.x - p.x;
+            a.y = lambda * (a.x - x3) - a.y;
+            a.x = x3;
+        }
+        cnt_ = 0;
+        ++epoch_;
+    }
+
+    // Σ_b (b+1)·bucket[b] by running sums from the top.
+    J reduce() {
+        flush();
+        J run = J::infinity(), acc = J::infinity();
+        for (size_t b = aff_.size(); b-- > 0;) {
+            run = run.add_mixed(aff_[b]);
+            if (!jac_[b].is_inf()) run = run.add(jac_[b]);
+            acc = acc.add(run);
+        }
+        return acc;
+    }
+
+private:
+    std::vector<A> aff_;
+    std::vector<J> jac_;
+    std::vector<uint32_t> stamp_;
+    std::vector<uint32_t> bidx_;
+    std::vector<A> bpt_;
+    std::vector<F> den_, pref_;
+    std::vector<uint8_t> kind_;
+    size_t cnt_ = 0;
+    uint32_t epoch_ = 1;
+};
+
+// Affine batches pay off once there are enough buckets for few collisions.
+constexpr unsigned AFFINE_MIN_BITS = 11;
+
+template <class F>
+Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
     using J = Jacobian<F>;
     if (threads < 1) threads = 1;
     size_t nonzero = 0;
     for (size_t i = 0; i < n; ++i) nonzero += !scalars[i].is_zero();
     if (nonzero == 0) return J::infinity();
 
-    const unsigned c = msm_window_bits(nonzero);
+    const unsigned c = window_bits >= 2 && window_bits <= 15 ? window_bits : msm_window_bits(nonzero);
     const unsigned W = SCALAR_BITS / c + 1;          // c·W >= 255: the top digit absorbs the last carry
     const int half = 1 << (c - 1);
 
@@ -58,7 +150,25 @@ Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int thr
     std::vector<J> partial(items, J::infinity());
     std::atomic<size_t> next{0};
 
-    auto work = [&](int, int) {
+    auto work_affine = [&](int, int) {
+        AffineBuckets<F> buckets((size_t) half);
+        for (;;) {
+            const size_t it = next.fetch_add(1, std::memory_order_relaxed);
+            if (it >= items) break;
+            const size_t w = it / chunks, ch = it % chunks;
+            const size_t lo = n * ch / chunks, hi = n * (ch + 1) / chunks;
+            buckets.reset();
+            const int16_t * row = digits.data() + w * n;
+            for (size_t i = lo; i < hi; ++i) {
+                const int d = row[i];
+                if (d > 0) buckets.add((size_t) (d - 1), bases[i]);
+                else if (d < 0) buckets.add((size_t) (-d - 1), bases[i].neg());
+            }
+            partial[it] = buckets.reduce();
+        }
+    };
+    auto work = [&](int tid, int nt) {
+        if (c >= AFFINE_MIN_BITS) { work_affine(tid, nt); return; }
         std::vector<J> buckets((size_t) half);
         for (;;) {
             const size_t it = next.fetch_add(1, std::memory_order_relaxed);
@@ -98,19 +208,21 @@ unsigned msm_window_bits(size_t n) {
     double best_cost = 1e300;
     for (unsigned c = 2; c <= 15; ++c) {
         const double windows = SCALAR_BITS / c + 1;
-        // Bucket reduction: 2 full additions (~1.5 mixed ones each) per bucket.
-        const double cost = windows * ((double) n + 3.0 * (double) (1u << (c - 1)));
+        // In field multiplications: a point costs ~11 (Jacobian + affine) or ~7
+        // (affine batches); a bucket's reduction ~27 (one mixed, one full addition).
+        const double per_point = c >= AFFINE_MIN_BITS ? 7.0 : 11.0;
+        const double cost = windows * ((double) n * per_point + 27.0 * (double) (1u << (c - 1)));
         if (cost < best_cost) { best_cost = cost; best = c; }
     }
     return best;
 }
 
-G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads) {
-    return msm<Fq>(bases, scalars, n, threads);
+G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    return msm<Fq>(bases, scalars, n, threads, window_bits);
 }
 
-G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads) {
-    return msm<Fq2>(bases, scalars, n, threads);
+G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    return msm<Fq2>(bases, scalars, n, threads, window_bits);
 }
 
 } // namespace vm_zk

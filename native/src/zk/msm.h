@@ -16,7 +16,8 @@ namespace vm_zk {
 // Window width (bits) for n non-trivial terms: minimises windows × (n + bucket reduction).
 unsigned msm_window_bits(size_t n);
 
-G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads);
-G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads);
+// window_bits 0: msm_window_bits(number of non-zero scalars); else 2..15 (tests).
+G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
+G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
 
 } // namespace vm_zk
