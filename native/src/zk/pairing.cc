@@ -114,6 +114,20 @@ inline void ell(Fq12 & f, const LineCoeffs & l, const Fq & px, const Fq & py) {
     f = f.mul_by_034(l.c0.mul_by_fq(py), l.c1.mul_by_fq(px), l.c2);
 }
 
+// f · Π_t line_t(P_t) for the live terms at one step: lines multiplied in pairs
+// first (6 + 17 Fq2 multiplications per pair instead of 2 × 13).
+inline void ell_all(Fq12 & f, const std::vector<const MillerTerm *> & live, size_t idx) {
+    size_t t = 0;
+    for (; t + 1 < live.size(); t += 2) {
+        const LineCoeffs & a = live[t]->q->lines[idx];
+        const LineCoeffs & b = live[t + 1]->q->lines[idx];
+        const Fq12 l = Fq12::line_product(a.c0.mul_by_fq(live[t]->py), a.c1.mul_by_fq(live[t]->px), a.c2,
+                                          b.c0.mul_by_fq(live[t + 1]->py), b.c1.mul_by_fq(live[t + 1]->px), b.c2);
+        f = f.mul_by_line_product(l);
+    }
+    if (t < live.size()) ell(f, live[t]->q->lines[idx], live[t]->px, live[t]->py);
+}
+
 // f^x by an addition chain for x = 0x44e992b44a6909f1 (the one @noble/curves
 // uses): the same 62 cyclotomic squarings as square-and-multiply, a third fewer
 // multiplications.
@@ -189,16 +203,11 @@ Fq12 multi_miller_loop(const MillerTerm * terms, size_t n) {
     const int top = (int) k.naf.size() - 1;
     for (int i = top; i >= 1; --i) {
         if (i != top) f = f.sqr();
-        for (const MillerTerm * t : live) ell(f, t->q->lines[idx], t->px, t->py);
-        ++idx;
-        if (k.naf[i - 1] != 0) {
-            for (const MillerTerm * t : live) ell(f, t->q->lines[idx], t->px, t->py);
-            ++idx;
-        }
+        ell_all(f, live, idx++);
+        if (k.naf[i - 1] != 0) ell_all(f, live, idx++);
     }
-    for (int s = 0; s < 2; ++s, ++idx) {
-        for (const MillerTerm * t : live) ell(f, t->q->lines[idx], t->px, t->py);
-    }
+    ell_all(f, live, idx++);
+    ell_all(f, live, idx++);
     return f;
 }
 
