@@ -113,6 +113,15 @@ test.serial('snarkjs backend: a tile proof that snarkjs.groth16.verify accepts, 
   } finally {
     await s.close()
   }
+  // threads = 1: snarkjs's single-threaded curve, same proof format.
+  const single = new ProverService({ circuitsDir, backend: 'snarkjs', maxQueued: 1, concurrency: 1, receipt: testEncoding }, defaultBackends(1))
+  try {
+    const b = await single.submit(tile('10'))
+    t.is(b.threads, 1)
+    t.true(await snarkjsAccepts(b, mul))
+  } finally {
+    await single.close()
+  }
 })
 
 test.serial('native-cpu backend: same JSON shape, and snarkjs accepts its proofs', async (t) => {

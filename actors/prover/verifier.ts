@@ -3,7 +3,7 @@
 // (20–30 ms, kept off the event loop). A proof that does not verify is a report with
 // valid: false and the reason, never an exception.
 
-import { loadAddon } from '../../runtime/addon.js'
+import { loadAddon, type Groth16VerificationKeyJson } from '../../runtime/addon.js'
 import { VerimeshError } from '../../runtime/errors.js'
 import { loadVerificationKey, type CircuitArtifacts } from './circuits.js'
 import { ProverPool } from './backends/pool.js'
@@ -14,14 +14,15 @@ export type VerifierPreference = 'auto' | 'native' | 'snarkjs'
 
 /** The addon's zkVerify, or why there is none. */
 export function nativeZkVerify (): NativeZkVerify | string {
-  let addon: unknown
+  let addon: ReturnType<typeof loadAddon>
   try {
     addon = loadAddon()
   } catch (err) {
     return (err as Error).message
   }
-  const fn = (addon as { zkVerify?: unknown }).zkVerify
-  return typeof fn === 'function' ? fn as NativeZkVerify : 'the native addon has no zkVerify (an older build)'
+  const fn = addon.zkVerify
+  if (fn === undefined) return 'the native addon has no zkVerify (an older build: rebuild it with `npx node-gyp rebuild`)'
+  return (vk, proof, publicSignals) => fn(vk as Groth16VerificationKeyJson, proof, [...publicSignals])
 }
 
 export class ProofVerifier {
