@@ -47,9 +47,18 @@ export class Groth16ProverActor implements Actor {
       return
     }
     const m = msg as ProverProveMsg
+    const send = (reply: Message): void => {
+      // The asker may be gone (timed out, its node stopped): a reply that cannot be
+      // delivered is logged, never thrown into a promise nobody awaits.
+      try {
+        replyTo.tell(reply)
+      } catch (err) {
+        this.#logger.warn({ to: replyTo.address, type: reply.type, err: (err as Error).message }, 'prover reply undeliverable')
+      }
+    }
     this.#service.submit(m.job as ProverJob, m.requestId === undefined ? {} : { requestId: m.requestId }).then(
-      (bundle) => { replyTo.tell({ type: 'prover.proof', bundle } satisfies ProverProofMsg) },
-      (err: unknown) => { replyTo.tell(sysError(VerimeshError.from(err, 'PROOF_FAILED'))) }
+      (bundle) => { send({ type: 'prover.proof', bundle } satisfies ProverProofMsg) },
+      (err: unknown) => { send(sysError(VerimeshError.from(err, 'PROOF_FAILED'))) }
     )
   }
 }
