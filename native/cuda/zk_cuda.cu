@@ -51,8 +51,15 @@ inline unsigned atomicAdd(unsigned * p, unsigned v) {
 #include <vector>
 
 #include "zk/bn254.cuh"
+#if defined(__CUDACC__)
+// field.h's x86 assembly kernels assign outputs that cudafe++ thinks unused.
+#pragma nv_diag_suppress 550
+#endif
 #include "zk/zk_cuda.h"
 #include "../src/zk/ntt.h"
+#if defined(__CUDACC__)
+#pragma nv_diag_default 550
+#endif
 
 namespace vm_zkc {
 namespace {
@@ -187,6 +194,7 @@ __global__ void k_msm_groups(const Jac<F> * buckets, uint32_t B, uint32_t ngroup
     const uint32_t w = id / G, lo = (id % G) * kGroup;
     const Jac<F> * b = buckets + (size_t) w * B;
     Jac<F> run = Jac<F>::inf(), acc = Jac<F>::inf();
+#pragma unroll 1   // calls, not code: unrolling only grows the kernel
     for (int k = (int) kGroup - 1; k >= 0; --k) {
         run = j_add(run, b[lo + (uint32_t) k]);
         acc = j_add(acc, run);

@@ -12,6 +12,9 @@
 #include "engine/bindings.h"
 #include "gpu.h"
 #include "zk/bindings.h"
+#if defined(VERIMESH_CUDA)
+#include "../cuda/zk/zk_bindings.h"
+#endif
 #include "zk/setup_bindings.h"
 
 // Set by the build system (binding.gyp / CMakeLists.txt), so that a report
@@ -168,6 +171,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     vm_zk::init(env, exports);          // ZkProver, zkMsmBench, zkNttBench, zkTest
     vm_zk::init_setup(env, exports);    // zkSetupDev
     vm_zk::init_verify(env, exports);   // zkVerify, zkPairing
+#if defined(VERIMESH_CUDA)
+    vm_zk::cuda_init(env, exports);     // zkCudaStatus, zkCudaCheck (the prover's GPU kernels)
+#endif
     return exports;
 }
 

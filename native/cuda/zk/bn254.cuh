@@ -26,6 +26,14 @@
 #endif
 
 #define VMZK_HD __host__ __device__ __forceinline__
+// Curve operations are real calls on the device: inlined into every kernel they
+// made ptxas take minutes per architecture (each G2 addition is ~50 inlined
+// field multiplications); as functions each is compiled once per field.
+#if defined(__CUDACC__)
+#define VMZK_CURVE __host__ __device__ __noinline__
+#else
+#define VMZK_CURVE inline
+#endif
 
 namespace vm_zkc {
 
@@ -210,27 +218,31 @@ struct Fq2 {
     VMZK_HD bool operator==(const Fq2 & b) const { return c0 == b.c0 && c1 == b.c1; }
 };
 
-// Field operations under one name for the curve templates.
+// Field operations under one name for the curve templates. Fq2 operations are
+// calls on the device too (VMZK_CURVE): G2 code is compiled, not inlined, twice
+// over.
 template <class P> VMZK_HD Fe<P> f_add(const Fe<P> & a, const Fe<P> & b) { return fe_add(a, b); }
 template <class P> VMZK_HD Fe<P> f_sub(const Fe<P> & a, const Fe<P> & b) { return fe_sub(a, b); }
-template <class P> VMZK_HD Fe<P> f_mul(const Fe<P> & a, const Fe<P> & b) { return fe_mul(a, b); }
-template <class P> VMZK_HD Fe<P> f_sqr(const Fe<P> & a) { return fe_sqr(a); }
+// The curve code multiplies through these (calls on the device, see VMZK_CURVE),
+// the NTT kernels use the inline fe_mul directly.
+template <class P> VMZK_CURVE Fe<P> f_mul(const Fe<P> & a, const Fe<P> & b) { return fe_mul(a, b); }
+template <class P> VMZK_HD Fe<P> f_sqr(const Fe<P> & a) { return f_mul(a, a); }
 template <class P> VMZK_HD Fe<P> f_dbl(const Fe<P> & a) { return fe_dbl(a); }
 template <class P> VMZK_HD Fe<P> f_neg(const Fe<P> & a) { return fe_neg(a); }
 
-VMZK_HD Fq2 f_add(const Fq2 & a, const Fq2 & b) { return { fe_add(a.c0, b.c0), fe_add(a.c1, b.c1) }; }
-VMZK_HD Fq2 f_sub(const Fq2 & a, const Fq2 & b) { return { fe_sub(a.c0, b.c0), fe_sub(a.c1, b.c1) }; }
+VMZK_CURVE Fq2 f_add(const Fq2 & a, const Fq2 & b) { return { fe_add(a.c0, b.c0), fe_add(a.c1, b.c1) }; }
+VMZK_CURVE Fq2 f_sub(const Fq2 & a, const Fq2 & b) { return { fe_sub(a.c0, b.c0), fe_sub(a.c1, b.c1) }; }
 VMZK_HD Fq2 f_dbl(const Fq2 & a) { return { fe_dbl(a.c0), fe_dbl(a.c1) }; }
 VMZK_HD Fq2 f_neg(const Fq2 & a) { return { fe_neg(a.c0), fe_neg(a.c1) }; }
 // Karatsuba, as field.h.
-VMZK_HD Fq2 f_mul(const Fq2 & a, const Fq2 & b) {
-    const Fq t0 = fe_mul(a.c0, b.c0), t1 = fe_mul(a.c1, b.c1);
-    const Fq m = fe_mul(fe_add(a.c0, a.c1), fe_add(b.c0, b.c1));
+VMZK_CURVE Fq2 f_mul(const Fq2 & a, const Fq2 & b) {
+    const Fq t0 = f_mul(a.c0, b.c0), t1 = f_mul(a.c1, b.c1);
+    const Fq m = f_mul(fe_add(a.c0, a.c1), fe_add(b.c0, b.c1));
     return { fe_sub(t0, t1), fe_sub(fe_sub(m, t0), t1) };
 }
-VMZK_HD Fq2 f_sqr(const Fq2 & a) {
-    const Fq m = fe_mul(a.c0, a.c1);
-    return { fe_mul(fe_add(a.c0, a.c1), fe_sub(a.c0, a.c1)), fe_dbl(m) };
+VMZK_CURVE Fq2 f_sqr(const Fq2 & a) {
+    const Fq m = f_mul(a.c0, a.c1);
+    return { f_mul(fe_add(a.c0, a.c1), fe_sub(a.c0, a.c1)), fe_dbl(m) };
 }
 
 // Affine point, zkey layout; infinity is x = y = 0.
@@ -249,7 +261,7 @@ struct Jac {
 };
 
 template <class F>
-VMZK_HD Jac<F> j_dbl(const Jac<F> & p) {
+VMZK_CURVE Jac<F> j_dbl(const Jac<F> & p) {
     if (p.is_inf() || p.Y.is_zero()) return Jac<F>::inf();
     const F A = f_sqr(p.X), B = f_sqr(p.Y), C = f_sqr(B);
     const F D = f_dbl(f_sub(f_sub(f_sqr(f_add(p.X, B)), A), C));
@@ -264,7 +276,7 @@ VMZK_HD Jac<F> j_dbl(const Jac<F> & p) {
 }
 
 template <class F>
-VMZK_HD Jac<F> j_add(const Jac<F> & p, const Jac<F> & o) {
+VMZK_CURVE Jac<F> j_add(const Jac<F> & p, const Jac<F> & o) {
     if (p.is_inf()) return o;
     if (o.is_inf()) return p;
     const F Z1Z1 = f_sqr(p.Z), Z2Z2 = f_sqr(o.Z);
@@ -287,7 +299,7 @@ VMZK_HD Jac<F> j_add(const Jac<F> & p, const Jac<F> & o) {
 }
 
 template <class F>
-VMZK_HD Jac<F> j_add_mixed(const Jac<F> & p, const Aff<F> & a) {
+VMZK_CURVE Jac<F> j_add_mixed(const Jac<F> & p, const Aff<F> & a) {
     if (a.is_inf()) return p;
     if (p.is_inf()) return { a.x, a.y, F::one() };
     const F Z1Z1 = f_sqr(p.Z);
@@ -312,8 +324,9 @@ VMZK_HD Jac<F> j_add_mixed(const Jac<F> & p, const Aff<F> & a) {
 
 // k · p for a small k (bucket-group offsets), double-and-add from the top bit.
 template <class F>
-VMZK_HD Jac<F> j_mul_small(const Jac<F> & p, uint32_t k) {
+VMZK_CURVE Jac<F> j_mul_small(const Jac<F> & p, uint32_t k) {
     Jac<F> r = Jac<F>::inf();
+#pragma unroll 1
     for (int i = 31; i >= 0; --i) {
         r = j_dbl(r);
         if ((k >> i) & 1) r = j_add(r, p);

@@ -25,8 +25,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "../../src/zk/msm.h"
-#include "../../src/zk/ntt.h"
+#include "zk_selfcheck.h"
 
 // The coroutine switch of cuda_emu.h (as in emu/emu_main.cc, which is another program).
 asm(R"(
@@ -55,32 +54,7 @@ vm_emu_switch:
 namespace {
 
 using namespace vm_zk;
-
-struct Rng {
-    uint64_t s;
-    uint64_t next() {   // splitmix64
-        uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-};
-
-// Uniform below the modulus (both are below 2^254).
-template <class P>
-U256 rand_below(Rng & r) {
-    for (;;) {
-        U256 x = { { r.next(), r.next(), r.next(), r.next() & ((1ull << 62) - 1) } };
-        if (!detail::geq(x.v, P::MOD)) return x;
-    }
-}
-
-template <class P>
-Fp<P> rand_fp(Rng & r) {
-    Fp<P> f;
-    std::memcpy(f.v, rand_below<P>(r).v, 32);   // a random Montgomery representative is a random element
-    return f;
-}
+using namespace vm_zk::cuda_check;
 
 int failures = 0;
 
@@ -192,100 +166,13 @@ int run_field(int count, uint64_t seed) {
     return failures ? 1 : 0;
 }
 
-template <class F>
-std::vector<Affine<F>> make_bases(Rng & r, size_t n, const Affine<F> & gen, bool mixed) {
-    using J = Jacobian<F>;
-    // Steps from a few random multiples of the generator: distinct pseudo-random
-    // points without a full scalar multiplication each.
-    std::vector<J> steps;
-    for (int i = 0; i < 8; ++i) steps.push_back(J::from_affine(gen).mul(rand_below<FrParams>(r)));
-    std::vector<J> jac(n);
-    J cur = steps[0];
-    for (size_t i = 0; i < n; ++i) {
-        cur = cur.add(steps[r.next() % steps.size()]);
-        jac[i] = cur;
+int report_outcome(const cuda_check::Outcome & o) {
+    if (o.equal) {
+        std::printf("ok %s\n", o.summary.c_str());
+        return 0;
     }
-    std::vector<Affine<F>> out(n);
-    batch_to_affine(jac.data(), n, out.data());
-    if (mixed) {
-        for (size_t i = 0; i < n; ++i) {
-            const uint64_t k = r.next() % 16;
-            if (k == 0) out[i] = Affine<F>::infinity();
-            else if (k == 1 && i > 0) out[i] = out[r.next() % i];          // repeated point
-            else if (k == 2 && i > 0) out[i] = out[r.next() % i].neg();    // its negation
-        }
-    }
-    return out;
-}
-
-std::vector<U256> make_scalars(Rng & r, size_t n, const std::string & pattern) {
-    std::vector<U256> s(n);
-    const U256 rm1 = { { FrParams::MOD[0] - 1, FrParams::MOD[1], FrParams::MOD[2], FrParams::MOD[3] } };
-    for (size_t i = 0; i < n; ++i) {
-        if (pattern == "ones") { s[i] = U256{ { 1, 0, 0, 0 } }; continue; }
-        if (pattern == "zeros") { s[i] = U256{ { 0, 0, 0, 0 } }; continue; }
-        s[i] = rand_below<FrParams>(r);
-        if (pattern != "mixed") continue;
-        const uint64_t k = r.next() % 12;
-        if (k == 0) s[i] = U256{ { 0, 0, 0, 0 } };
-        else if (k == 1) s[i] = U256{ { 1, 0, 0, 0 } };
-        else if (k == 2) s[i] = rm1;
-        else if (k == 3) { const unsigned b = (unsigned) (r.next() % 254); s[i] = U256{ { 0, 0, 0, 0 } }; s[i].v[b / 64] = 1ull << (b % 64); }
-        else if (k == 4) s[i] = U256{ { r.next() % 1000, 0, 0, 0 } };
-        else if (k == 5 && i > 0) s[i] = s[r.next() % i];
-    }
-    return s;
-}
-
-std::string x0(const Fq & f) { return f.to_dec(); }
-std::string x0(const Fq2 & f) { return f.c0.to_dec(); }
-
-template <class F, class Fn1, class Fn2>
-int run_msm(size_t n, uint64_t seed, const std::string & pattern, const Affine<F> & gen, const char * name, Fn1 cpu,
-            Fn2 gpu) {
-    Rng r{ seed };
-    const auto bases = make_bases<F>(r, n, gen, pattern == "mixed" || pattern == "ones");
-    const auto scalars = make_scalars(r, n, pattern);
-    const Affine<F> want = cpu(bases.data(), scalars.data(), n).to_affine();
-    const Affine<F> got = gpu(bases.data(), scalars.data(), n).to_affine();
-    const std::string what = std::string("msm ") + name + " n=" + std::to_string(n) + " " + pattern;
-    auto show = [](const Affine<F> & a) { return a.is_inf() ? std::string("infinity") : "x.c0 " + x0(a.x); };
-    report(same_bytes(got, want), what, "gpu " + show(got) + " cpu " + show(want));
-    if (!failures) std::printf("ok %s%s\n", what.c_str(), want.is_inf() ? " (infinity)" : "");
-    return failures ? 1 : 0;
-}
-
-int run_ntt(unsigned log2n, uint64_t seed) {
-    Rng r{ seed };
-    const size_t n = (size_t) 1 << log2n;
-    std::vector<Fr> v(n);
-    for (auto & x : v) x = rand_fp<FrParams>(r);
-    const std::string sz = " 2^" + std::to_string(log2n);
-    for (int inverse = 0; inverse < 2; ++inverse) {
-        std::vector<Fr> want = v, got = v;
-        ntt(want.data(), log2n, inverse, 1);
-        zk_cuda_ntt(got.data(), log2n, inverse);
-        report(std::memcmp(want.data(), got.data(), n * 32) == 0, (inverse ? "intt" : "ntt") + sz);
-    }
-    {
-        std::vector<Fr> want = v, got = v;
-        const Fr first = rand_fp<FrParams>(r), inc = rand_fp<FrParams>(r);
-        apply_key(want.data(), n, first, inc, 1);
-        zk_cuda_apply_key(got.data(), n, first, inc);
-        report(std::memcmp(want.data(), got.data(), n * 32) == 0, "apply_key" + sz);
-    }
-    {
-        // The prover's odd-coset evaluation: iNTT, × ω_{2n}^i, NTT.
-        const Fr inc = log2n == 28 ? fr_shift() : fr_root_of_unity(log2n + 1);
-        std::vector<Fr> want = v, got = v;
-        ntt(want.data(), log2n, true, 1);
-        apply_key(want.data(), n, Fr::one(), inc, 1);
-        ntt(want.data(), log2n, false, 1);
-        zk_cuda_to_coset(got.data(), log2n, inc);
-        report(std::memcmp(want.data(), got.data(), n * 32) == 0, "to_coset" + sz);
-    }
-    if (!failures) std::printf("ok ntt intt apply_key to_coset%s\n", sz.c_str());
-    return failures ? 1 : 0;
+    std::printf("MISMATCH %s: %s\n", o.summary.c_str(), o.detail.c_str());
+    return 1;
 }
 
 int usage() {
@@ -303,23 +190,13 @@ int main(int argc, char ** argv) {
             const std::string g = argv[2], pattern = argv[5];
             const size_t n = std::strtoull(argv[3], nullptr, 10);
             const uint64_t seed = std::strtoull(argv[4], nullptr, 10);
-            if (pattern != "random" && pattern != "mixed" && pattern != "ones" && pattern != "zeros") return usage();
-            if (g == "g1") {
-                return run_msm<Fq>(n, seed, pattern, g1_generator(), "g1",
-                                   [](const G1Affine * b, const U256 * s, size_t m) { return msm_g1(b, s, m, 1); },
-                                   [](const G1Affine * b, const U256 * s, size_t m) { return zk_cuda_msm_g1(b, s, m); });
-            }
-            if (g == "g2") {
-                return run_msm<Fq2>(n, seed, pattern, g2_generator(), "g2",
-                                    [](const G2Affine * b, const U256 * s, size_t m) { return msm_g2(b, s, m, 1); },
-                                    [](const G2Affine * b, const U256 * s, size_t m) { return zk_cuda_msm_g2(b, s, m); });
-            }
-            return usage();
+            if (!cuda_check::msm_pattern_ok(pattern) || (g != "g1" && g != "g2")) return usage();
+            return report_outcome(cuda_check::msm(g == "g2", n, seed, pattern, 1));
         }
         if (mode == "ntt" && argc == 4) {
             const int k = std::atoi(argv[2]);
             if (k < 0 || k > 20) return usage();
-            return run_ntt((unsigned) k, std::strtoull(argv[3], nullptr, 10));
+            return report_outcome(cuda_check::ntt_all((unsigned) k, std::strtoull(argv[3], nullptr, 10), 1));
         }
         return usage();
     } catch (const std::exception & e) {
