@@ -4,6 +4,8 @@ namespace vm_zk {
 
 namespace {
 
+constexpr uint32_t MAX_IC_TABLES = 256;
+
 Fq parse_fq(const std::string & s, const std::string & what, const char * shape_code) {
     U256 x;
     if (!Fq::dec_to_u256(s, x)) throw ZkError(shape_code, what + " must be a decimal integer string, got '" + s.substr(0, 90) + "'");
@@ -67,8 +69,12 @@ PreparedVk prepare_vk(const VkText & vk) {
     p.n_public = (uint32_t) vk.n_public;
     p.alpha1 = parse_g1(vk.alpha1, "vk.vk_alpha_1", "ZK_BAD_VK_SHAPE");
     for (size_t i = 0; i < vk.ic.size(); ++i) p.ic.push_back(parse_g1(vk.ic[i], "vk.IC[" + std::to_string(i) + "]", "ZK_BAD_VK_SHAPE"));
-    // 4-bit windows: 960 points (61 KB) per public input, 64 additions per multiplication.
-    for (size_t i = 1; i < p.ic.size(); ++i) p.ic_tables.emplace_back(p.ic[i], 4, 1);
+    // 4-bit windows: 960 points (61 KB) per public input, 64 additions per
+    // multiplication. Keys with very many public inputs (unusual: each costs gas
+    // on chain) multiply by double-and-add instead of holding tables.
+    if (p.n_public <= MAX_IC_TABLES) {
+        for (size_t i = 1; i < p.ic.size(); ++i) p.ic_tables.emplace_back(p.ic[i], 4, 1);
+    }
     auto prep = [](const G2Affine & q) { return q.is_inf() ? g2_prepare_infinity() : g2_prepare(q.x, q.y); };
     p.beta2 = prep(parse_g2(vk.beta2, "vk.vk_beta_2", "ZK_BAD_VK_SHAPE"));
     p.gamma2 = prep(parse_g2(vk.gamma2, "vk.vk_gamma_2", "ZK_BAD_VK_SHAPE"));
@@ -96,7 +102,8 @@ bool groth16_verify(const PreparedVk & vk, const ProofText & proof, const std::v
 
     G1Jac acc = G1Jac::from_affine(vk.ic[0]);
     for (size_t i = 0; i < s.size(); ++i) {
-        if (!s[i].is_zero()) acc = acc.add(vk.ic_tables[i].mul(s[i]));
+        if (s[i].is_zero()) continue;
+        acc = acc.add(vk.ic_tables.empty() ? G1Jac::from_affine(vk.ic[i + 1]).mul(s[i]) : vk.ic_tables[i].mul(s[i]));
     }
     const G1Affine vk_x = acc.to_affine();
     const G2Prepared bp = b.is_inf() ? g2_prepare_infinity() : g2_prepare(b.x, b.y);

@@ -33,7 +33,17 @@ R1cs parse_r1cs(const BinFile & file) {
                           std::to_string(r.n_prv_inputs) + " private inputs)");
         }
     }
+    if (file.has(3) && file.section(3).size != 8 * (uint64_t) r.n_vars) {
+        throw ZkError("ZK_BAD_R1CS", what + ": the wire map (section 3) has " + std::to_string(file.section(3).size / 8) +
+                      " entries for " + std::to_string(r.n_vars) + " wires");
+    }
     SectionReader s(file.section(2), what + " constraints");
+    // Every constraint takes at least its three term counts: a count the
+    // section cannot hold is refused before anything is reserved for it.
+    if (12 * (uint64_t) r.n_constraints > s.left()) {
+        throw ZkError("ZK_TRUNCATED", what + ": " + std::to_string(r.n_constraints) + " constraints cannot fit in a " +
+                      std::to_string(s.left()) + "-byte constraints section");
+    }
     // Each term takes 36 bytes: a cheap bound that keeps a lying count from
     // reserving gigabytes before the reader fails.
     r.lc_start.reserve(3 * (uint64_t) r.n_constraints + 1);

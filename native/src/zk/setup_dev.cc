@@ -140,6 +140,9 @@ DevSetupInfo setup_dev(const std::string & r1cs_path, const std::string & zkey_p
                       " domain; the setup supports up to 2^27 (its H points live on the 2^28 domain)");
     }
     const size_t n = (size_t) 1 << power;
+    if (n_vars > (1u << 29)) {
+        throw ZkError("ZK_TOO_LARGE", r1cs_path + ": " + std::to_string(n_vars) + " wires; the setup supports up to 2^29");
+    }
 
     // ---- scalars -----------------------------------------------------------
     report("lagrange", 0);
