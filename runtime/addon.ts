@@ -196,6 +196,15 @@ export interface ZkTestHooks {
   mulKernel: () => 'adx' | 'int128'
 }
 
+export interface ZkSetupDevOptions {
+  /** secrets = SHA-256 of this seed (docs/prover.md); default 'verimesh-devnet' */
+  seed?: string
+  /** explicit toxic waste, decimal strings in [1, r), instead of a seed (to reproduce another tool's setup) */
+  secrets?: { tau: string, alpha: string, beta: string, gamma: string, delta: string }
+  /** 0 or absent: every core */
+  threads?: number
+}
+
 export interface ZkSetupDevResult {
   nConstraints: number
   nVars: number
@@ -236,7 +245,7 @@ interface NativeExports {
   zkMsmBench: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2' }) => Promise<ZkMsmBenchResult>
   zkNttBench: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
   zkTest: ZkTestHooks
-  zkSetupDev: (r1csPath: string, zkeyPath: string, opts?: { seed?: string, threads?: number }) => Promise<ZkSetupDevResult>
+  zkSetupDev: (r1csPath: string, zkeyPath: string, opts?: ZkSetupDevOptions) => Promise<ZkSetupDevResult>
   zkVerify: (vk: Groth16VerificationKeyJson, proof: Groth16ProofJson, publicSignals: string[]) => ZkVerifyResult
   zkPairing: (g1: ZkG1Point, g2: ZkG2Point) => string[]
 }
@@ -272,7 +281,7 @@ export interface VerimeshAddon {
    * `code`: ZK_IO, ZK_BAD_MAGIC, ZK_BAD_VERSION, ZK_TRUNCATED, ZK_BAD_SECTION, ZK_WRONG_CURVE,
    * ZK_BAD_R1CS, ZK_TOO_LARGE, ZK_BAD_INPUT.
    */
-  zkSetupDev?: (r1csPath: string, zkeyPath: string, opts?: { seed?: string, threads?: number }) => Promise<ZkSetupDevResult>
+  zkSetupDev?: (r1csPath: string, zkeyPath: string, opts?: ZkSetupDevOptions) => Promise<ZkSetupDevResult>
   /**
    * Native Groth16 verification (synchronous). Malformed input throws with a `code`:
    * ZK_BAD_VK_SHAPE, ZK_BAD_PROOF_SHAPE, ZK_WRONG_CURVE, ZK_COORD_OUT_OF_RANGE, ZK_NOT_ON_CURVE,

@@ -1,6 +1,8 @@
 // The INSECURE known-tau development setup (native/src/zk/setup_dev.cc, zkSetupDev):
 // a circom circuit compiled with circom2 into .verimesh/tmp-zk-setup/ (gitignored),
 // then
+//  - byte-identical to snarkjs's prepare phase2 + zkey new for a powers of tau
+//    written here from the same known tau, alpha, beta;
 //  - every point of the zkey recomputed independently in JavaScript (BigInt +
 //    @noble/curves) from the documented seed derivation and the r1cs: sections
 //    2, 3, 5, 6, 7, 8, 9 and the coefficients of section 4;
@@ -34,7 +36,11 @@ interface Snarkjs {
     fullProve: (input: unknown, wasm: string, zkey: string) => Promise<{ proof: Groth16ProofJson, publicSignals: string[] }>
     verify: (vk: unknown, publicSignals: string[], proof: unknown) => Promise<boolean>
   }
-  zKey: { exportVerificationKey: (zkey: string) => Promise<Groth16VerificationKeyJson> }
+  zKey: {
+    exportVerificationKey: (zkey: string) => Promise<Groth16VerificationKeyJson>
+    newZKey: (r1cs: string, ptau: string, zkey: string) => Promise<unknown>
+  }
+  powersOfTau: { preparePhase2: (oldFile: string, newFile: string) => Promise<unknown> }
   wtns: { calculate: (input: unknown, wasm: string, wtns: string) => Promise<void> }
   curves: { getCurveFromName: (name: string) => Promise<{ terminate: () => Promise<void> }> }
 }
@@ -259,6 +265,55 @@ test.serial('zkSetupDev: every point and coefficient equals the documented known
     got.push(`${v4.getUint32(o, true)},${v4.getUint32(o + 4, true)},${v4.getUint32(o + 8, true)},${le(s4, o + 12)}`)
   }
   t.deepEqual(got, expected)
+})
+
+/** A powers-of-tau file (snarkjs's .ptau, phase 1 only) for known τ, α, β. */
+function knownTauPtau (power: number, tau: bigint, alpha: bigint, beta: bigint): Uint8Array {
+  const RM = mod(1n << 256n, P)
+  const fq = (x: bigint): Buffer => { const b = Buffer.alloc(32); let v = x * RM % P; for (let i = 0; i < 32; i++) { b[i] = Number(v & 0xffn); v >>= 8n } return b }
+  const g1 = (k: bigint): Buffer => { const a = bn254.G1.Point.BASE.multiply(k).toAffine(); return Buffer.concat([fq(a.x), fq(a.y)]) }
+  const g2 = (k: bigint): Buffer => { const a = bn254.G2.Point.BASE.multiply(k).toAffine(); return Buffer.concat([fq(a.x.c0), fq(a.x.c1), fq(a.y.c0), fq(a.y.c1)]) }
+  const powers = (count: number, scale: bigint): bigint[] => { const out: bigint[] = []; let x = scale; for (let i = 0; i < count; i++) { out.push(x); x = x * tau % R } return out }
+  const n = 1 << power
+  const section = (id: number, body: Buffer): Buffer => {
+    const h = Buffer.alloc(12); h.writeUInt32LE(id, 0); h.writeBigUInt64LE(BigInt(body.length), 4)
+    return Buffer.concat([h, body])
+  }
+  const header = Buffer.alloc(4 + 32 + 8)
+  header.writeUInt32LE(32, 0)
+  let q = P
+  for (let i = 0; i < 32; i++) { header[4 + i] = Number(q & 0xffn); q >>= 8n }
+  header.writeUInt32LE(power, 36)
+  header.writeUInt32LE(power, 40)
+  const head = Buffer.alloc(12); head.write('ptau', 0, 'latin1'); head.writeUInt32LE(1, 4); head.writeUInt32LE(7, 8)
+  return Buffer.concat([head, section(1, header),
+    section(2, Buffer.concat(powers(2 * n - 1, 1n).map(g1))),
+    section(3, Buffer.concat(powers(n, 1n).map(g2))),
+    section(4, Buffer.concat(powers(n, alpha).map(g1))),
+    section(5, Buffer.concat(powers(n, beta).map(g1))),
+    section(6, g2(beta)),
+    section(7, Buffer.alloc(4))])   // no contributions
+}
+
+test.serial('zkSetupDev: byte-identical to snarkjs prepare phase2 + zkey new for the same tau, alpha, beta (gamma = delta = 1)', async t => {
+  const { r1cs } = await compile('chain20', chainSource(20))
+  const d = path.join(DIR, 'chain20')
+  const model = parseR1cs(new Uint8Array(await readFile(r1cs)))
+  // One power above the circuit's domain: at exactly the domain's power snarkjs
+  // zeroes the last tau power of the 2n-domain H points (a different key).
+  const power = Math.floor(Math.log2(model.constraints.length + model.nPublic)) + 2
+  const tau = secret('tau', 'byte-compare'); const alpha = secret('alpha', 'byte-compare'); const beta = secret('beta', 'byte-compare')
+  await writeFile(path.join(d, 'known.ptau'), knownTauPtau(power, tau, alpha, beta))
+  const s = await snarkjs()
+  await s.powersOfTau.preparePhase2(path.join(d, 'known.ptau'), path.join(d, 'known-final.ptau'))
+  await s.zKey.newZKey(r1cs, path.join(d, 'known-final.ptau'), path.join(d, 'snarkjs.zkey'))
+  await addon().zkSetupDev(r1cs, path.join(d, 'native.zkey'), {
+    secrets: { tau: tau.toString(), alpha: alpha.toString(), beta: beta.toString(), gamma: '1', delta: '1' }
+  })
+  const ours = zkeySections(new Uint8Array(await readFile(path.join(d, 'native.zkey'))))
+  const theirs = zkeySections(new Uint8Array(await readFile(path.join(d, 'snarkjs.zkey'))))
+  t.true(theirs.has(10))   // their contribution log; we write none
+  for (let id = 1; id <= 9; id++) t.true(Buffer.from(ours.get(id)!).equals(Buffer.from(theirs.get(id)!)), `section ${id}`)
 })
 
 test.serial('zkSetupDev: snarkjs proves with the key and verifies with its exported key; native verify and prover agree', async t => {

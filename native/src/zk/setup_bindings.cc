@@ -47,14 +47,14 @@ Napi::Value guarded(Napi::Env env, Fn fn) {
 
 class SetupWorker : public Napi::AsyncWorker {
 public:
-    SetupWorker(Napi::Env env, std::string r1cs, std::string zkey, std::string seed, int threads)
+    SetupWorker(Napi::Env env, std::string r1cs, std::string zkey, DevSecrets secrets, int threads)
         : Napi::AsyncWorker(env, "verimesh:zkSetupDev"), r1cs_(std::move(r1cs)), zkey_(std::move(zkey)),
-          seed_(std::move(seed)), threads_(threads), deferred_(env) {}
+          secrets_(secrets), threads_(threads), deferred_(env) {}
     Napi::Promise promise() { return deferred_.Promise(); }
 
     void Execute() override {
         try {
-            info_ = setup_dev(r1cs_, zkey_, dev_secrets_from_seed(seed_), threads_);
+            info_ = setup_dev(r1cs_, zkey_, secrets_, threads_);
         } catch (const ZkError & e) {
             code_ = e.code;
             SetError(e.what());
@@ -82,7 +82,8 @@ public:
     void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
 
 private:
-    std::string r1cs_, zkey_, seed_;
+    std::string r1cs_, zkey_;
+    DevSecrets secrets_;
     int threads_;
     DevSetupInfo info_;
     std::string code_ = "INTERNAL";
@@ -99,13 +100,33 @@ Napi::Value ZkSetupDev(const Napi::CallbackInfo & info) {
     if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) return reject("r1csPath and zkeyPath must be strings");
     std::string seed = DEV_SETUP_DEFAULT_SEED;
     int threads = vm_engine::default_threads();
+    DevSecrets explicit_secrets;
+    bool has_explicit = false;
     if (info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull()) {
         if (!info[2].IsObject()) return reject("options must be an object");
         Napi::Object o = info[2].As<Napi::Object>();
-        Napi::Value s = o.Get("seed"), t = o.Get("threads");
+        Napi::Value s = o.Get("seed"), t = o.Get("threads"), sec = o.Get("secrets");
         if (!s.IsUndefined()) {
             if (!s.IsString()) return reject("options.seed must be a string");
             seed = s.As<Napi::String>().Utf8Value();
+        }
+        if (!sec.IsUndefined()) {
+            // Explicit toxic waste, to reproduce another tool's setup for the same
+            // secrets (tests compare with snarkjs byte for byte). Just as insecure.
+            if (!s.IsUndefined()) return reject("options.seed and options.secrets are exclusive");
+            if (!sec.IsObject()) return reject("options.secrets must be an object of decimal strings");
+            Napi::Object so = sec.As<Napi::Object>();
+            DevSecrets d;
+            Fr * slots[5] = { &d.tau, &d.alpha, &d.beta, &d.gamma, &d.delta };
+            const char * names[5] = { "tau", "alpha", "beta", "gamma", "delta" };
+            for (int i = 0; i < 5; ++i) {
+                Napi::Value v = so.Get(names[i]);
+                if (!v.IsString() || !Fr::from_dec(v.As<Napi::String>().Utf8Value(), *slots[i]) || slots[i]->is_zero()) {
+                    return reject(std::string("options.secrets.") + names[i] + " must be a decimal string in [1, r)");
+                }
+            }
+            explicit_secrets = d;
+            has_explicit = true;
         }
         if (!t.IsUndefined()) {
             const double d = t.IsNumber() ? t.As<Napi::Number>().DoubleValue() : -1;
@@ -113,7 +134,8 @@ Napi::Value ZkSetupDev(const Napi::CallbackInfo & info) {
             if (d > 0) threads = (int) d;
         }
     }
-    auto * w = new SetupWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(), seed, threads);
+    auto * w = new SetupWorker(env, info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                               has_explicit ? explicit_secrets : dev_secrets_from_seed(seed), threads);
     Napi::Promise p = w->promise();
     w->Queue();
     return p;
