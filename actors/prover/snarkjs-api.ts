@@ -21,23 +21,26 @@ const SPECIFIER = 'snarkjs'
 let cached: Promise<SnarkjsApi> | undefined
 
 /**
- * snarkjs, loaded once per thread. ffjavascript (under snarkjs) loads the `web-worker`
- * package, which decides at load time which side of a worker it is on from
- * `isMainThread`: inside a Piscina worker it would take itself for one of its own
- * workers, rewrite the global scope and crash on the missing workerData. So in a worker
- * thread the flag reads true while the import runs; ffjavascript's own threads then
- * start as nested workers and see the truth.
+ * Import a module that pulls in ffjavascript (snarkjs, circom_runtime) from any thread.
+ * ffjavascript loads the `web-worker` package, which decides at load time which side of
+ * a worker it is on from `isMainThread`: inside a Piscina worker it would take itself
+ * for one of its own workers, rewrite the global scope and crash on the missing
+ * workerData. So in a worker thread the flag reads true while the import runs;
+ * ffjavascript's own threads then start as nested workers and see the truth.
  */
+export async function importWithFfjavascript (specifier: string): Promise<unknown> {
+  const wt = (await import('node:worker_threads')).default
+  if (wt.isMainThread) return await import(specifier)
+  Object.defineProperty(wt, 'isMainThread', { value: true, configurable: true, writable: true, enumerable: true })
+  try {
+    return await import(specifier)
+  } finally {
+    Object.defineProperty(wt, 'isMainThread', { value: false, configurable: true, writable: true, enumerable: true })
+  }
+}
+
+/** snarkjs, loaded once per thread. */
 export async function loadSnarkjs (): Promise<SnarkjsApi> {
-  cached ??= (async () => {
-    const wt = (await import('node:worker_threads')).default
-    if (wt.isMainThread) return await (import(SPECIFIER) as Promise<SnarkjsApi>)
-    Object.defineProperty(wt, 'isMainThread', { value: true, configurable: true, writable: true, enumerable: true })
-    try {
-      return await (import(SPECIFIER) as Promise<SnarkjsApi>)
-    } finally {
-      Object.defineProperty(wt, 'isMainThread', { value: false, configurable: true, writable: true, enumerable: true })
-    }
-  })()
+  cached ??= importWithFfjavascript(SPECIFIER) as Promise<SnarkjsApi>
   return await cached
 }

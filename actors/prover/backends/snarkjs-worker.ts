@@ -4,7 +4,7 @@
 // caller classifies them by the operation that failed (see pool.ts).
 
 import { readFile } from 'node:fs/promises'
-import { loadSnarkjs } from '../snarkjs-api.js'
+import { importWithFfjavascript, loadSnarkjs } from '../snarkjs-api.js'
 import type { CircuitInput, Groth16Proof } from '../types.js'
 
 export type ProverTask =
@@ -33,7 +33,7 @@ async function calculator (wasm: string): Promise<WitnessCalculator> {
   let c = calculators.get(wasm)
   if (c === undefined) {
     c = (async () => {
-      const { WitnessCalculatorBuilder } = await import(RUNTIME) as { WitnessCalculatorBuilder: CalculatorBuilder }
+      const { WitnessCalculatorBuilder } = await importWithFfjavascript(RUNTIME) as { WitnessCalculatorBuilder: CalculatorBuilder }
       return await WitnessCalculatorBuilder(await fileBytes(wasm))
     })()
     calculators.set(wasm, c)
@@ -53,20 +53,24 @@ async function fileBytes (file: string): Promise<Uint8Array> {
 }
 
 export default async function runProverTask (task: ProverTask): Promise<WitnessResult | ProveResult | VerifyResult> {
-  // Loaded before the clock starts: the first task of a worker pays for it, not its phase.
+  // Modules load before the clock starts: a worker's first task pays for them in the
+  // bundle's overheadMs, not in its phase. A witness needs circom_runtime only, so a
+  // worker that serves the native prover never loads snarkjs.
+  if (task.op === 'witness') {
+    await importWithFfjavascript(RUNTIME)
+    const started = performance.now()
+    const wc = await calculator(task.wasm)
+    try {
+      return { wtns: await wc.calculateWTNSBin(task.input, true), ms: performance.now() - started }
+    } catch (err) {
+      // The calculator keeps its last error text: start the next witness on a fresh one.
+      calculators.delete(task.wasm)
+      throw err
+    }
+  }
   const snarkjs = await loadSnarkjs()
   const started = performance.now()
   switch (task.op) {
-    case 'witness': {
-      const wc = await calculator(task.wasm)
-      try {
-        return { wtns: await wc.calculateWTNSBin(task.input, true), ms: performance.now() - started }
-      } catch (err) {
-        // The calculator keeps its last error text: start the next witness on a fresh one.
-        calculators.delete(task.wasm)
-        throw err
-      }
-    }
     case 'prove': {
       const { proof, publicSignals } = await snarkjs.groth16.prove({ type: 'mem', data: await fileBytes(task.zkey) }, { type: 'mem', data: task.wtns }, undefined, { singleThread: task.singleThread })
       return { proof, publicSignals, ms: performance.now() - started }
