@@ -243,6 +243,9 @@ test.serial('groth16: malformed keys, proofs and signals throw precise codes', a
   t.is(code({ ...vk, vk_alpha_1: ['1', '3', '1'] }, proof, publicSignals), 'ZK_NOT_ON_CURVE')
   t.is(code({ ...vk, IC: [vk.IC[0], vk.IC[1], [vk.IC[2]![0], P.toString(), '1']] }, proof, publicSignals), 'ZK_COORD_OUT_OF_RANGE')
   t.is(code(undefined, proof, publicSignals), 'ZK_BAD_VK_SHAPE')
+  // BigInt public signals are read as their decimal text
+  t.true(z.zkVerify(vk, proof, publicSignals.map(BigInt) as unknown as string[]).valid)
+  t.is(code(vk, proof, [publicSignals[0], -5n]), 'ZK_PUBLIC_OUT_OF_RANGE')
   // the key and proof still verify after all of that (nothing bad was cached)
   t.true(z.zkVerify(vk, proof, publicSignals).valid)
   // the point used above is really on the twist: the check that caught it is the subgroup one

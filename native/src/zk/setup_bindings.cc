@@ -150,11 +150,7 @@ struct Shape {
 
     std::string str(const Napi::Value & v, const std::string & what) const {
         if (v.IsString()) return v.As<Napi::String>().Utf8Value();
-        if (v.IsBigInt()) {
-            // Decimal text of a BigInt through its own toString (any size).
-            Napi::Value s = v.As<Napi::Object>().Get("toString").As<Napi::Function>().Call(v, {});
-            return s.As<Napi::String>().Utf8Value();
-        }
+        if (v.IsBigInt()) return v.ToString().Utf8Value();   // decimal text, any size (negative: rejected by the parser)
         fail(what + " must be a decimal string");
     }
     Napi::Array arr(const Napi::Value & v, const std::string & what, uint32_t min_len, uint32_t max_len) const {
