@@ -162,17 +162,27 @@ export interface ZkProveResult {
 export interface ZkProver {
   /** Proves on a libuv worker thread; `wtns` is the bytes of a .wtns file. `threads` 0/absent: all cores. */
   prove: (wtns: Uint8Array, opts?: { threads?: number }) => Promise<ZkProveResult>
-  info: () => { nVars: number, nPublic: number, domainSize: number, nCoefficients: number }
+  /** tableBytes: memory of the fixed-base MSM tables; loadMs / tablesMs: reading + validating, building the tables */
+  info: () => { nVars: number, nPublic: number, domainSize: number, nCoefficients: number, tableBytes: number, loadMs: number, tablesMs: number }
   /** Drops the proving key (an in-flight prove keeps its own reference). Idempotent. */
   close: () => void
   readonly closed: boolean
 }
 
+export interface ZkProverLoadOptions {
+  /**
+   * Precompute fixed-base MSM tables (2^(c·j)·P for every window j; default true). They make
+   * each proof's MSMs cheaper (one bucket reduction instead of one per window) at the price of
+   * load time and memory; a table over 48 MB is skipped and that MSM runs without one.
+   */
+  tables?: boolean
+}
+
 export interface ZkProverConstructor {
   /** Loads and validates the .zkey synchronously (blocks the event loop). */
-  new (zkeyPath: string): ZkProver
-  /** Loads and validates the .zkey on a worker thread. */
-  load: (zkeyPath: string) => Promise<ZkProver>
+  new (zkeyPath: string, opts?: ZkProverLoadOptions): ZkProver
+  /** Loads and validates the .zkey (and builds the tables) on a worker thread. */
+  load: (zkeyPath: string, opts?: ZkProverLoadOptions) => Promise<ZkProver>
 }
 
 export interface ZkBenchResult { ms: number, n: number, threads: number, kernel: string }

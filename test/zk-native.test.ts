@@ -82,18 +82,22 @@ test('native proofs verify with snarkjs (1 and 2 threads); public signals equal 
   const { small: f } = await fixtures()
   const snarkjs = await loadSnarkjs()
   const prover = await proverClass().load(f.zkey)
-  t.deepEqual(prover.info(), { nVars: 500, nPublic: 4, domainSize: 512, nCoefficients: prover.info().nCoefficients })
+  const plain = await proverClass().load(f.zkey, { tables: false })
+  const info = prover.info()
+  t.like(info, { nVars: 500, nPublic: 4, domainSize: 512 })
+  t.true(info.tableBytes > 0, 'fixed-base tables built')
+  t.is(plain.info().tableBytes, 0)
   const ref = await snarkjs.groth16.prove(f.zkey, f.wtnsPath)
   t.true(await snarkjs.groth16.verify(f.vkey, ref.publicSignals, ref.proof), 'snarkjs\'s own proof (sanity)')
-  for (const threads of [1, 2]) {
-    const r = await prover.prove(f.wtns, { threads })
+  for (const [threads, p] of [[1, prover], [2, prover], [1, plain], [2, plain]] as const) {
+    const r = await p.prove(f.wtns, { threads })
     t.is(r.threads, threads)
     t.deepEqual(r.publicSignals, ref.publicSignals)
     t.is(r.proof.protocol, 'groth16')
     t.is(r.proof.curve, 'bn128')
     t.is(r.proof.pi_a[2], '1')
     t.deepEqual(r.proof.pi_b[2], ['1', '0'])
-    t.true(await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof), `native proof, ${threads} thread(s)`)
+    t.true(await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof), `native proof, ${threads} thread(s), tables: ${p === prover}`)
     t.true(r.timings.totalMs >= r.timings.msmMs)
   }
   // Fresh blinding each time: two proofs of the same witness differ.
@@ -101,6 +105,7 @@ test('native proofs verify with snarkjs (1 and 2 threads); public signals equal 
   const p2 = await prover.prove(f.wtns)
   t.notDeepEqual(p1.proof.pi_a, p2.proof.pi_a)
   prover.close()
+  plain.close()
   t.true(prover.closed)
 })
 
@@ -181,6 +186,7 @@ test('bad witnesses are rejected with precise codes and the prover keeps working
   await rejects(t, prover.prove(new Uint8Array(await readFile(f.zkey))), 'ZK_BAD_MAGIC', 'a zkey given as witness')
   await rejects(t, prover.prove('not bytes' as unknown as Uint8Array), 'ZK_BAD_INPUT', 'a string as witness')
   await rejects(t, prover.prove(w, { threads: -1 }), 'ZK_BAD_INPUT', 'threads -1')
+  await rejects(t, proverClass().load(f.zkey, { tables: 'yes' as unknown as boolean }), 'ZK_BAD_INPUT', 'tables option not a boolean')
 
   // Still alive and correct.
   const ok = await prover.prove(w, { threads: 2 })

@@ -3,7 +3,8 @@
 // with circom2 and set up with the addon's known-tau development setup, cached
 // under .verimesh/tmp-zk-test/. Usage:
 //   node dist/bench/prover/prove.js [--sizes 12,16] [--threads 1,2] [--reps 3] [--msm 16]
-// Prints one JSON line per measurement; timings are medians over --reps runs.
+// Prints one JSON line per measurement; timings are medians over --reps rounds, and
+// speedupVsSnarkjs is the median of the per-round ratios (same round, same load).
 
 import { loadAddon } from '../../runtime/addon.js'
 import { buildFixture, loadSnarkjs, poseidonCircuit, terminateCurves } from '../../test/zk-fixture.js'
@@ -40,30 +41,39 @@ async function main (): Promise<void> {
     const prover = await addon.ZkProver.load(f.zkey)
     const info = prover.info()
     console.log(JSON.stringify({ what: 'fixture', k, hashes, mults, ...info, setupS: (Date.now() - t0) / 1000 }))
+    const plain = await addon.ZkProver.load(f.zkey, { tables: false })
+    // Interleaved: each round runs snarkjs and every native configuration once, so
+    // that a shared, busy machine loads them alike; the first round is a warm-up.
+    const configs = [true, false].flatMap(tables => threadsList.map(threads => ({ tables, threads })))
     const sj: number[] = []
+    const nat = configs.map(() => [] as Array<{ totalMs: number, msmMs: number, nttMs: number, abcMs: number }>)
+    const ratios = configs.map(() => [] as number[])
+    let kernel = ''
     for (let i = 0; i < reps + 1; i++) {
-      const s = Date.now()
-      const r = await snarkjs.groth16.prove(f.zkey, f.wtnsPath)
-      if (i > 0) sj.push(Date.now() - s)   // first run warms ffjavascript's wasm and threads
-      if (i === 0 && !await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof)) throw new Error('snarkjs proof does not verify')
+      const s0 = Date.now()
+      const ref = await snarkjs.groth16.prove(f.zkey, f.wtnsPath)
+      const sms = Date.now() - s0
+      if (i === 0 && !await snarkjs.groth16.verify(f.vkey, ref.publicSignals, ref.proof)) throw new Error('snarkjs proof does not verify')
+      if (i > 0) sj.push(sms)
+      for (let j = 0; j < configs.length; j++) {
+        const { tables, threads } = configs[j]!
+        const r = await (tables ? prover : plain).prove(f.wtns, { threads })
+        if (i === 0 && !await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof)) throw new Error('native proof does not verify')
+        kernel = r.kernel
+        if (i > 0) { nat[j]!.push(r.timings); ratios[j]!.push(sms / r.timings.totalMs) }
+      }
     }
     console.log(JSON.stringify({ what: 'snarkjs.groth16.prove', k, domainSize: info.domainSize, ms: median(sj), runs: sj }))
-    for (const threads of threadsList) {
-      const runs: Array<{ totalMs: number, msmMs: number, nttMs: number, abcMs: number }> = []
-      let kernel = ''
-      for (let i = 0; i < reps + 1; i++) {
-        const r = await prover.prove(f.wtns, { threads })
-        if (i === 0 && !await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof)) throw new Error('native proof does not verify')
-        if (i > 0) runs.push(r.timings)
-        kernel = r.kernel
-      }
-      const total = median(runs.map(r => r.totalMs))
+    for (let j = 0; j < configs.length; j++) {
+      const runs = nat[j]!
       console.log(JSON.stringify({
-        what: 'native prove', k, threads, kernel, ms: total, msmMs: median(runs.map(r => r.msmMs)),
-        nttMs: median(runs.map(r => r.nttMs)), abcMs: median(runs.map(r => r.abcMs)), speedupVsSnarkjs: median(sj) / total
+        what: 'native prove', k, ...configs[j], kernel, ms: median(runs.map(r => r.totalMs)), msmMs: median(runs.map(r => r.msmMs)),
+        nttMs: median(runs.map(r => r.nttMs)), abcMs: median(runs.map(r => r.abcMs)),
+        runs: runs.map(r => Math.round(r.totalMs)), speedupVsSnarkjs: median(ratios[j]!)
       }))
     }
     prover.close()
+    plain.close()
   }
   for (const k of msmLog) {
     for (const threads of threadsList) {

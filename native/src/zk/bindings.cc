@@ -313,9 +313,39 @@ Napi::Object proof_object(Napi::Env env, const Groth16Proof & p) {
     return o;
 }
 
-// Shared by the prover object and its in-flight workers (close() drops only the
-// object's reference).
-using ZkeyPtr = std::shared_ptr<const Groth16Zkey>;
+// A zkey with its fixed-base MSM tables, shared by the prover object and its
+// in-flight workers (close() drops only the object's reference).
+struct ProverKey {
+    Groth16Zkey zkey;
+    ProverTables tables;
+    double load_ms = 0, tables_ms = 0;
+};
+using ZkeyPtr = std::shared_ptr<const ProverKey>;
+
+// Tables pay for themselves after a few proofs; capped so a large circuit's
+// prover does not hold gigabytes (above the cap that MSM runs without one).
+constexpr size_t TABLE_BYTES_MAX = (size_t) 48 << 20;
+
+ZkeyPtr load_key(const std::string & path, bool tables) {
+    using Clock = std::chrono::steady_clock;
+    auto k = std::make_shared<ProverKey>();
+    const auto t0 = Clock::now();
+    k->zkey = read_zkey(path);
+    const auto t1 = Clock::now();
+    if (tables) build_prover_tables(k->zkey, k->tables, vm_engine::default_threads(), TABLE_BYTES_MAX);
+    k->load_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    k->tables_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+    return k;
+}
+
+bool get_tables_option(const Napi::Value & opts) {
+    if (opts.IsUndefined() || opts.IsNull()) return true;
+    if (!opts.IsObject()) bad("options must be an object");
+    Napi::Value v = opts.As<Napi::Object>().Get("tables");
+    if (v.IsUndefined()) return true;
+    if (!v.IsBoolean()) bad("tables must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+}
 
 struct CtorHolder { Napi::FunctionReference ctor; };
 
@@ -323,12 +353,12 @@ class ZkProver;
 
 class LoadWorker : public Napi::AsyncWorker {
 public:
-    LoadWorker(Napi::Env env, std::string path, CtorHolder * holder)
-        : Napi::AsyncWorker(env, "verimesh:ZkProver.load"), path_(std::move(path)), holder_(holder), deferred_(env) {}
+    LoadWorker(Napi::Env env, std::string path, bool tables, CtorHolder * holder)
+        : Napi::AsyncWorker(env, "verimesh:ZkProver.load"), path_(std::move(path)), tables_(tables), holder_(holder), deferred_(env) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
         try {
-            zkey_ = std::make_shared<const Groth16Zkey>(read_zkey(path_));
+            zkey_ = load_key(path_, tables_);
         } catch (const ZkError & e) {
             code_ = e.code; SetError(e.what());
         } catch (const std::bad_alloc &) {
@@ -341,6 +371,7 @@ public:
     void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
 private:
     std::string path_;
+    bool tables_;
     CtorHolder * holder_;
     Napi::Promise::Deferred deferred_;
     ZkeyPtr zkey_;
@@ -358,7 +389,7 @@ public:
             const auto t0 = std::chrono::steady_clock::now();
             Witness w = parse_wtns(std::move(wtns_), "witness");
             parse_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            proof_ = groth16_prove(*zkey_, w, threads_, &timings_);
+            proof_ = groth16_prove(zkey_->zkey, w, threads_, &timings_, &zkey_->tables);
         } catch (const ZkError & e) {
             code_ = e.code; SetError(e.what());
         } catch (const std::bad_alloc &) {
@@ -421,7 +452,8 @@ public:
             return;
         }
         guarded(env, [&]() -> Napi::Value {
-            zkey_ = std::make_shared<const Groth16Zkey>(read_zkey(get_string(info[0], "zkeyPath")));
+            const bool tables = get_tables_option(info.Length() > 1 ? info[1] : env.Undefined());
+            zkey_ = load_key(get_string(info[0], "zkeyPath"), tables);
             return env.Undefined();
         });
     }
@@ -437,7 +469,13 @@ private:
         Napi::Env env = info.Env();
         CtorHolder * holder = static_cast<CtorHolder *>(info.Data());
         if (!info[0].IsString()) return rejected(env, coded_error(env, "ZK_BAD_INPUT", "zkeyPath must be a string"));
-        LoadWorker * w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), holder);
+        bool tables = true;
+        try {
+            tables = get_tables_option(info.Length() > 1 ? info[1] : env.Undefined());
+        } catch (const ZkError & e) {
+            return rejected(env, coded_error(env, e.code, e.what()));
+        }
+        LoadWorker * w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), tables, holder);
         Napi::Promise p = w->promise();
         w->Queue();
         return p;
@@ -465,10 +503,14 @@ private:
         Napi::Env env = info.Env();
         if (!zkey_) throw coded_error(env, "ZK_CLOSED", "ZkProver is closed");
         Napi::Object o = Napi::Object::New(env);
-        o.Set("nVars", zkey_->nVars);
-        o.Set("nPublic", zkey_->nPublic);
-        o.Set("domainSize", zkey_->domainSize);
-        o.Set("nCoefficients", (double) zkey_->coefs.size());
+        const Groth16Zkey & z = zkey_->zkey;
+        o.Set("nVars", z.nVars);
+        o.Set("nPublic", z.nPublic);
+        o.Set("domainSize", z.domainSize);
+        o.Set("nCoefficients", (double) z.coefs.size());
+        o.Set("tableBytes", (double) zkey_->tables.bytes());
+        o.Set("loadMs", zkey_->load_ms);
+        o.Set("tablesMs", zkey_->tables_ms);
         return o;
     }
 

@@ -48,8 +48,16 @@ Fr fr_random() {
     }
 }
 
+void build_prover_tables(const Groth16Zkey & z, ProverTables & t, int threads, size_t max_bytes_per_table) {
+    msm_table_build(t.A,  z.A.data(),  z.A.size(),  threads, max_bytes_per_table);
+    msm_table_build(t.B1, z.B1.data(), z.B1.size(), threads, max_bytes_per_table);
+    msm_table_build(t.C,  z.C.data(),  z.C.size(),  threads, max_bytes_per_table);
+    msm_table_build(t.H,  z.H.data(),  z.H.size(),  threads, max_bytes_per_table);
+    msm_table_build(t.B2, z.B2.data(), z.B2.size(), threads, max_bytes_per_table);
+}
+
 Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, const Fr & r, const Fr & s,
-                                int threads, ProveTimings * tm) {
+                                int threads, ProveTimings * tm, const ProverTables * tables) {
     if (wit.values.size() != z.nVars) {
         throw ZkError("ZK_MISMATCH", "witness has " + std::to_string(wit.values.size()) + " values, the zkey expects nVars = " +
                       std::to_string(z.nVars) + " (witness and zkey come from different circuits)");
@@ -88,11 +96,15 @@ Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, cons
 
     const auto t2 = Clock::now();
     const size_t nPriv = (size_t) z.nVars - z.nPublic - 1;
-    G1Jac piA  = msm_g1(z.A.data(),  w, z.nVars, threads);
-    G1Jac pib1 = msm_g1(z.B1.data(), w, z.nVars, threads);
-    G2Jac piB  = msm_g2(z.B2.data(), w, z.nVars, threads);
-    G1Jac piC  = msm_g1(z.C.data(),  w + z.nPublic + 1, nPriv, threads);
-    G1Jac resH = msm_g1(z.H.data(),  h.data(), n, threads);
+    auto g1 = [&](const G1Table * t, const std::vector<G1Affine> & bases, const U256 * sc) {
+        return t && !t->empty() ? msm_g1(*t, sc, threads) : msm_g1(bases.data(), sc, bases.size(), threads);
+    };
+    G1Jac piA  = g1(tables ? &tables->A : nullptr,  z.A,  w);
+    G1Jac pib1 = g1(tables ? &tables->B1 : nullptr, z.B1, w);
+    G2Jac piB  = tables && !tables->B2.empty() ? msm_g2(tables->B2, w, threads) : msm_g2(z.B2.data(), w, z.nVars, threads);
+    G1Jac piC  = g1(tables ? &tables->C : nullptr,  z.C,  w + z.nPublic + 1);
+    G1Jac resH = g1(tables ? &tables->H : nullptr,  z.H,  h.data());
+    (void) nPriv;
     if (tm) tm->msm_ms = ms_since(t2);
 
     const U256 rs = r.from_mont(), ss = s.from_mont();
@@ -115,8 +127,9 @@ Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, cons
     return p;
 }
 
-Groth16Proof groth16_prove(const Groth16Zkey & z, const Witness & w, int threads, ProveTimings * t) {
-    return groth16_prove_with(z, w, fr_random(), fr_random(), threads, t);
+Groth16Proof groth16_prove(const Groth16Zkey & z, const Witness & w, int threads, ProveTimings * t,
+                           const ProverTables * tables) {
+    return groth16_prove_with(z, w, fr_random(), fr_random(), threads, t, tables);
 }
 
 std::string proof_to_json(const Groth16Proof & p) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "curve.h"
+#include "msm.h"
 #include "wtns.h"
 #include "zkey.h"
 
@@ -26,10 +27,23 @@ struct ProveTimings {
     double total_ms = 0;
 };
 
+// Optional fixed-base MSM tables for a zkey that proves many times (msm.h).
+// A table is left empty when it would exceed the byte budget; that MSM then
+// runs without one.
+struct ProverTables {
+    G1Table A, B1, C, H;
+    G2Table B2;
+    size_t bytes() const {
+        return (A.pts.size() + B1.pts.size() + C.pts.size() + H.pts.size()) * sizeof(G1Affine) + B2.pts.size() * sizeof(G2Affine);
+    }
+};
+void build_prover_tables(const Groth16Zkey & z, ProverTables & t, int threads, size_t max_bytes_per_table);
+
 // r, s: blinding scalars (< r). Public for tests; prove() draws them from the OS CSPRNG.
 Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & w, const Fr & r, const Fr & s,
-                                int threads, ProveTimings * t);
-Groth16Proof groth16_prove(const Groth16Zkey & z, const Witness & w, int threads, ProveTimings * t);
+                                int threads, ProveTimings * t, const ProverTables * tables = nullptr);
+Groth16Proof groth16_prove(const Groth16Zkey & z, const Witness & w, int threads, ProveTimings * t,
+                           const ProverTables * tables = nullptr);
 
 // A uniformly random Fr element from getrandom(2) (rejection sampling).
 Fr fr_random();

@@ -201,7 +201,115 @@ Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int thr
     return result;
 }
 
+// Signed digits of n scalars for windows of c bits, window-major: digits[w·n + i].
+std::vector<int16_t> recode_all(const U256 * scalars, size_t n, unsigned c, unsigned W, int threads) {
+    const int half = 1 << (c - 1);
+    std::vector<int16_t> digits((size_t) W * n);
+    auto recode = [&](int tid, int nt) {
+        const size_t lo = n * (size_t) tid / (size_t) nt, hi = n * (size_t) (tid + 1) / (size_t) nt;
+        for (size_t i = lo; i < hi; ++i) {
+            int carry = 0;
+            for (unsigned w = 0; w < W; ++w) {
+                int d = (int) bits_at(scalars[i], w * c, c) + carry;
+                carry = 0;
+                if (d > half) { d -= 1 << c; carry = 1; }
+                digits[(size_t) w * n + i] = (int16_t) d;
+            }
+        }
+    };
+    if (threads > 1 && n >= 4096) vm_engine::cpu_pool().run(threads, recode); else recode(0, 1);
+    return digits;
+}
+
+// Window width for a table: every window shares the buckets, so the reduction
+// (~27 multiplications per bucket, once per thread) is small next to W·n points.
+unsigned table_window_bits(size_t n) {
+    unsigned best = AFFINE_MIN_BITS;
+    double best_cost = 1e300;
+    for (unsigned c = AFFINE_MIN_BITS; c <= 15; ++c) {
+        const double windows = SCALAR_BITS / c + 1;
+        const double cost = windows * (double) n * 7.0 + 2 * 27.0 * (double) (1u << (c - 1));
+        if (cost < best_cost) { best_cost = cost; best = c; }
+    }
+    return best;
+}
+
+template <class F>
+bool table_build(MsmTable<F> & t, const Affine<F> * bases, size_t n, int threads, size_t max_bytes) {
+    t = MsmTable<F>();
+    const unsigned c = table_window_bits(n);
+    const unsigned W = SCALAR_BITS / c + 1;
+    if ((double) W * (double) n * sizeof(Affine<F>) > (double) max_bytes) return false;
+    t.c = c; t.W = W; t.n = n;
+    t.pts.resize((size_t) W * n);
+    if (threads < 1) threads = 1;
+    // Points in blocks: each block doubles its points c times per window and
+    // converts one window's worth to affine with one inversion.
+    const size_t BLOCK = 256;
+    const size_t blocks = (n + BLOCK - 1) / BLOCK;
+    std::atomic<size_t> next{0};
+    auto work = [&](int, int) {
+        std::vector<Jacobian<F>> cur(BLOCK);
+        for (;;) {
+            const size_t b = next.fetch_add(1, std::memory_order_relaxed);
+            if (b >= blocks) break;
+            const size_t lo = b * BLOCK, m = std::min(n, lo + BLOCK) - lo;
+            for (size_t k = 0; k < m; ++k) cur[k] = Jacobian<F>::from_affine(bases[lo + k]);
+            std::copy(bases + lo, bases + lo + m, t.pts.begin() + (std::ptrdiff_t) lo);
+            for (unsigned w = 1; w < W; ++w) {
+                for (size_t k = 0; k < m; ++k) {
+                    for (unsigned d = 0; d < c; ++d) cur[k] = cur[k].dbl();
+                }
+                batch_to_affine(cur.data(), m, t.pts.data() + (size_t) w * n + lo);
+            }
+        }
+    };
+    if (threads > 1 && blocks > 1) vm_engine::cpu_pool().run(threads, work); else work(0, 1);
+    return true;
+}
+
+template <class F>
+Jacobian<F> table_msm(const MsmTable<F> & t, const U256 * scalars, int threads) {
+    using J = Jacobian<F>;
+    if (threads < 1) threads = 1;
+    const size_t n = t.n;
+    const unsigned c = t.c, W = t.W;
+    const std::vector<int16_t> digits = recode_all(scalars, n, c, W, threads);
+    const size_t terms = (size_t) W * n;   // digit k pairs with t.pts[k]: same window-major layout
+    const size_t items = threads > 1 ? (size_t) threads : 1;
+    std::vector<J> partial(items, J::infinity());
+    std::atomic<size_t> next{0};
+    auto work = [&](int, int) {
+        AffineBuckets<F> buckets((size_t) 1 << (c - 1));
+        for (;;) {
+            const size_t it = next.fetch_add(1, std::memory_order_relaxed);
+            if (it >= items) break;
+            const size_t lo = terms * it / items, hi = terms * (it + 1) / items;
+            buckets.reset();
+            for (size_t k = lo; k < hi; ++k) {
+                const int d = digits[k];
+                if (d > 0) buckets.add((size_t) (d - 1), t.pts[k]);
+                else if (d < 0) buckets.add((size_t) (-d - 1), t.pts[k].neg());
+            }
+            partial[it] = buckets.reduce();
+        }
+    };
+    if (items > 1) vm_engine::cpu_pool().run(threads, work); else work(0, 1);
+    J r = J::infinity();
+    for (const J & p : partial) r = r.add(p);
+    return r;
+}
+
 } // namespace
+
+bool msm_table_build(G1Table & t, const G1Affine * bases, size_t n, int threads, size_t max_bytes) {
+    return table_build<Fq>(t, bases, n, threads, max_bytes);
+}
+bool msm_table_build(G2Table & t, const G2Affine * bases, size_t n, int threads, size_t max_bytes) {
+    return table_build<Fq2>(t, bases, n, threads, max_bytes);
+}
+G1Jac msm_g1(const G1Table & t, const U256 * scalars, int threads) { return table_msm<Fq>(t, scalars, threads); }
+G2Jac msm_g2(const G2Table & t, const U256 * scalars, int threads) { return table_msm<Fq2>(t, scalars, threads); }
 
 unsigned msm_window_bits(size_t n) {
     unsigned best = 2;

@@ -8,6 +8,7 @@
 // dynamically by the threads of the engine's process-wide pool.
 
 #include <cstddef>
+#include <vector>
 
 #include "curve.h"
 
@@ -19,5 +20,26 @@ unsigned msm_window_bits(size_t n);
 // window_bits 0: msm_window_bits(number of non-zero scalars); else 2..15 (tests).
 G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
 G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
+
+// Fixed-base tables for repeated MSMs over the same bases (a prover's zkey):
+// pts[j·n + i] = 2^(c·j)·base_i for every window j, so all windows share one set
+// of buckets and the running-sum reduction (about half the work at 2^12 points)
+// is paid once instead of once per window. Memory: W·n affine points.
+template <class F>
+struct MsmTable {
+    unsigned c = 0, W = 0;
+    size_t n = 0;
+    std::vector<Affine<F>> pts;
+    bool empty() const { return pts.empty(); }
+};
+using G1Table = MsmTable<Fq>;
+using G2Table = MsmTable<Fq2>;
+
+// Builds the table unless it would exceed max_bytes (then leaves it empty, false).
+bool msm_table_build(G1Table & t, const G1Affine * bases, size_t n, int threads, size_t max_bytes);
+bool msm_table_build(G2Table & t, const G2Affine * bases, size_t n, int threads, size_t max_bytes);
+// Σ scalar_i · base_i with the table (scalars.size() == t.n).
+G1Jac msm_g1(const G1Table & t, const U256 * scalars, int threads);
+G2Jac msm_g2(const G2Table & t, const U256 * scalars, int threads);
 
 } // namespace vm_zk
