@@ -243,6 +243,12 @@ export interface Groth16VerificationKeyJson {
 
 export interface ZkVerifyResult { valid: boolean, ms: number }
 
+/** CUDA build only: whether the prover's GPU kernels can run here (native/cuda/README.md, "Prover kernels"). */
+export interface ZkCudaStatus { available: boolean, reason: string, device: string }
+/** One GPU-vs-CPU comparison of the prover's kernels on seeded inputs. */
+export interface ZkCudaCheckResult { equal: boolean, detail: string, summary: string, cpuMs: number, gpuMs: number }
+export type ZkCudaCheckKind = 'msm_g1' | 'msm_g2' | 'ntt'
+
 /** The raw exports of the .node file. */
 interface NativeExports {
   capabilities: () => AddonCapabilities
@@ -258,6 +264,8 @@ interface NativeExports {
   zkSetupDev: (r1csPath: string, zkeyPath: string, opts?: ZkSetupDevOptions) => Promise<ZkSetupDevResult>
   zkVerify: (vk: Groth16VerificationKeyJson, proof: Groth16ProofJson, publicSignals: string[]) => ZkVerifyResult
   zkPairing: (g1: ZkG1Point, g2: ZkG2Point) => string[]
+  zkCudaStatus: () => ZkCudaStatus
+  zkCudaCheck: (kind: ZkCudaCheckKind, size: number, seed?: number, pattern?: string, threads?: number) => Promise<ZkCudaCheckResult>
 }
 
 export interface VerimeshAddon {
@@ -301,6 +309,14 @@ export interface VerimeshAddon {
   zkVerify?: (vk: Groth16VerificationKeyJson, proof: Groth16ProofJson, publicSignals: string[]) => ZkVerifyResult
   /** e(P, Q) as 12 decimal Fq coefficients (c0.c0.c0, c0.c0.c1, …, c1.c2.c1); a diagnostic for tests. */
   zkPairing?: (g1: ZkG1Point, g2: ZkG2Point) => string[]
+  /** CUDA build only: whether the prover's MSM/NTT kernels can run on GPU 0, and if not why. */
+  zkCudaStatus?: () => ZkCudaStatus
+  /**
+   * CUDA build only (a test hook): seeded inputs through the GPU kernels and the CPU prover,
+   * compared byte for byte. `size` is n for 'msm_g1'/'msm_g2' (≤ 2^24), log2 n for 'ntt' (≤ 24);
+   * `pattern` 'random' | 'mixed' (default) | 'ones' | 'zeros'. Throws ZK_CUDA_UNAVAILABLE without a GPU.
+   */
+  zkCudaCheck?: (kind: ZkCudaCheckKind, size: number, seed?: number, pattern?: string, threads?: number) => Promise<ZkCudaCheckResult>
 }
 
 export interface LoadAddonOptions {
@@ -382,7 +398,7 @@ export class AddonLoader {
     if (typeof capabilities !== 'function' || typeof gpuSelfTest !== 'function') {
       return 'not a verimesh_native addon (capabilities/gpuSelfTest missing)'
     }
-    const { NativeShard, gemmS8, gemmS8Bench, kernels, ZkProver, zkMsmBench, zkNttBench, zkTest, zkSetupDev, zkVerify, zkPairing } = native
+    const { NativeShard, gemmS8, gemmS8Bench, kernels, ZkProver, zkMsmBench, zkNttBench, zkTest, zkSetupDev, zkVerify, zkPairing, zkCudaStatus, zkCudaCheck } = native
     return {
       path: file,
       capabilities: () => capabilities(),
@@ -397,7 +413,9 @@ export class AddonLoader {
       ...(typeof zkTest === 'object' && zkTest !== null ? { zkTest } : {}),
       ...(typeof zkSetupDev === 'function' ? { zkSetupDev } : {}),
       ...(typeof zkVerify === 'function' ? { zkVerify } : {}),
-      ...(typeof zkPairing === 'function' ? { zkPairing } : {})
+      ...(typeof zkPairing === 'function' ? { zkPairing } : {}),
+      ...(typeof zkCudaStatus === 'function' ? { zkCudaStatus } : {}),
+      ...(typeof zkCudaCheck === 'function' ? { zkCudaCheck } : {})
     }
   }
 }
