@@ -111,8 +111,9 @@ export class ProverService {
       const totalMs = performance.now() - j.arrived
       const queueMs = started - j.arrived
       // What the phases do not account for: worker start-up, snarkjs loading, transfers.
-      const overheadMs = Math.max(0, totalMs - queueMs - w.ms - p.proveMs)
+      const overheadMs = Math.max(0, totalMs - queueMs - w.ms - (p.keyLoadMs ?? 0) - p.proveMs)
       const timings: ProofTimings = { ...p.phases, queueMs, overheadMs, witnessMs: w.ms, proveMs: p.proveMs, totalMs }
+      if (p.keyLoadMs !== undefined) timings.keyLoadMs = p.keyLoadMs
       const bundle: ProofBundle = {
         circuit: j.circuit.name,
         proof: p.proof,

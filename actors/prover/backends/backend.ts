@@ -14,7 +14,9 @@ export interface BackendProof {
   publicSignals: FieldString[]
   /** Witness → proof, as the backend measured it. */
   proveMs: number
-  /** Finer phases the backend reports (e.g. msmMs, fftMs), in milliseconds. */
+  /** Loading the circuit's proving key before proving (first proof of a circuit), outside proveMs. */
+  keyLoadMs?: number
+  /** Finer phases the backend reports inside proveMs (e.g. msmMs, nttMs), in milliseconds. */
   phases: Record<string, number>
   threads?: number
   kernel?: string

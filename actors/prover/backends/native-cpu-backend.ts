@@ -53,7 +53,10 @@ export class NativeCpuBackend implements ProverBackend {
   }
 
   async prove (circuit: CircuitArtifacts, wtns: Uint8Array): Promise<BackendProof> {
+    const loadStart = performance.now()
     const prover = await this.#prover(circuit)
+    // Non-zero on a circuit's first proof: reading the .zkey and building its MSM tables.
+    const keyLoadMs = performance.now() - loadStart
     const started = performance.now()
     let r: Awaited<ReturnType<ZkProver['prove']>>
     try {
@@ -72,7 +75,7 @@ export class NativeCpuBackend implements ProverBackend {
       // The prover's own three names stay ours; the addon's total becomes nativeTotalMs.
       phases[key === 'totalMs' || key === 'proveMs' || key === 'witnessMs' ? `native${key[0]!.toUpperCase()}${key.slice(1)}` : key] = v
     }
-    return { proof: r.proof as Groth16Proof, publicSignals: r.publicSignals, proveMs, phases, threads: r.threads, kernel: r.kernel }
+    return { proof: r.proof as Groth16Proof, publicSignals: r.publicSignals, proveMs, keyLoadMs, phases, threads: r.threads, kernel: r.kernel }
   }
 
   async close (): Promise<void> {
