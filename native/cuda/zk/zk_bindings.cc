@@ -6,6 +6,7 @@
 #include <string>
 
 #include "../../src/engine/thread_pool.h"
+#include "zk_backend.h"
 #include "zk_cuda.h"
 #include "zk_selfcheck.h"
 
@@ -107,6 +108,12 @@ Napi::Value Check(const Napi::CallbackInfo & info) {
 }
 
 } // namespace
+
+const ProveAccel * zk_cuda_prove_accel(std::string * why_not) {
+    if (!zk_cuda_available(why_not)) return nullptr;
+    static const ProveAccel accel = { zk_cuda_to_coset, zk_cuda_msm_g1, zk_cuda_msm_g2 };
+    return &accel;
+}
 
 void cuda_init(Napi::Env env, Napi::Object exports) {
     exports.Set("zkCudaStatus", Napi::Function::New(env, Status, "zkCudaStatus"));

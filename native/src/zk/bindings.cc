@@ -17,6 +17,7 @@
 #include "ntt.h"
 #include "wtns.h"
 #include "zkey.h"
+#include "../../cuda/zk/zk_backend.h"   // prove()'s backend option (GPU dispatch hook)
 
 namespace vm_zk {
 
@@ -378,18 +379,40 @@ private:
     std::string code_ = "INTERNAL";
 };
 
+// prove()'s backend option: 'cpu' (default), 'cuda' or 'auto' (native/cuda/zk/zk_backend.h).
+std::string get_backend(const Napi::Value & opts) {
+    if (opts.IsUndefined() || opts.IsNull() || !opts.IsObject()) return "cpu";
+    Napi::Value b = opts.As<Napi::Object>().Get("backend");
+    if (b.IsUndefined() || b.IsNull()) return "cpu";
+    if (!b.IsString() || !prove_backend_valid(b.As<Napi::String>().Utf8Value())) bad("backend must be 'cpu', 'cuda' or 'auto'");
+    return b.As<Napi::String>().Utf8Value();
+}
+
 class ProveWorker : public Napi::AsyncWorker {
 public:
-    ProveWorker(Napi::Env env, ZkeyPtr z, std::vector<uint8_t> wtns, int threads)
+    ProveWorker(Napi::Env env, ZkeyPtr z, std::vector<uint8_t> wtns, int threads, std::string backend = "cpu")
         : Napi::AsyncWorker(env, "verimesh:ZkProver.prove"), zkey_(std::move(z)), wtns_(std::move(wtns)),
-          threads_(threads), deferred_(env) {}
+          threads_(threads), backend_(std::move(backend)), deferred_(env) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
         try {
             const auto t0 = std::chrono::steady_clock::now();
             Witness w = parse_wtns(std::move(wtns_), "witness");
             parse_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            proof_ = groth16_prove(zkey_->zkey, w, threads_, &timings_, &zkey_->tables);
+            const ProveBackendChoice be = pick_prove_backend(backend_);
+            ran_ = be.ran;
+            fallback_ = be.fallback;
+            try {
+                proof_ = groth16_prove(zkey_->zkey, w, threads_, &timings_, &zkey_->tables, be.accel);
+            } catch (const ZkError &) {
+                throw;
+            } catch (const std::exception & e) {
+                if (!be.accel) throw;
+                // The GPU failed (device memory, a lost device): the same proof on the CPU.
+                ran_ = "cpu";
+                fallback_ = std::string("GPU failed: ") + e.what();
+                proof_ = groth16_prove(zkey_->zkey, w, threads_, &timings_, &zkey_->tables);
+            }
         } catch (const ZkError & e) {
             code_ = e.code; SetError(e.what());
         } catch (const std::bad_alloc &) {
@@ -414,6 +437,8 @@ public:
         out.Set("timings", t);
         out.Set("threads", threads_);
         out.Set("kernel", mul_kernel());
+        out.Set("backend", ran_);
+        out.Set("backendFallback", fallback_);
         deferred_.Resolve(out);
     }
     void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
@@ -421,6 +446,7 @@ private:
     ZkeyPtr zkey_;
     std::vector<uint8_t> wtns_;
     int threads_;
+    std::string backend_, ran_ = "cpu", fallback_;
     Napi::Promise::Deferred deferred_;
     Groth16Proof proof_;
     ProveTimings timings_;
@@ -488,7 +514,8 @@ private:
             if (!zkey_) throw ZkError("ZK_CLOSED", "ZkProver is closed");
             std::vector<uint8_t> wtns = get_bytes(info[0], "wtns");
             const int threads = get_threads(info.Length() > 1 ? info[1] : env.Undefined());
-            ProveWorker * w = new ProveWorker(env, zkey_, std::move(wtns), threads);
+            const std::string backend = get_backend(info.Length() > 1 ? info[1] : env.Undefined());
+            ProveWorker * w = new ProveWorker(env, zkey_, std::move(wtns), threads, backend);
             Napi::Promise p = w->promise();
             w->Queue();
             return p;

@@ -57,7 +57,7 @@ void build_prover_tables(const Groth16Zkey & z, ProverTables & t, int threads, s
 }
 
 Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, const Fr & r, const Fr & s,
-                                int threads, ProveTimings * tm, const ProverTables * tables) {
+                                int threads, ProveTimings * tm, const ProverTables * tables, const ProveAccel * accel) {
     if (wit.values.size() != z.nVars) {
         throw ZkError("ZK_MISMATCH", "witness has " + std::to_string(wit.values.size()) + " values, the zkey expects nVars = " +
                       std::to_string(z.nVars) + " (witness and zkey come from different circuits)");
@@ -81,9 +81,10 @@ Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, cons
 
     const auto t1 = Clock::now();
     const Fr inc = z.power == 28 ? fr_shift() : fr_root_of_unity(z.power + 1);
-    to_coset(a, z.power, inc, threads);
-    to_coset(b, z.power, inc, threads);
-    to_coset(c, z.power, inc, threads);
+    for (std::vector<Fr> * v : { &a, &b, &c }) {
+        if (accel) accel->to_coset(v->data(), z.power, inc);   // GPU dispatch hook (ProveAccel)
+        else to_coset(*v, z.power, inc, threads);
+    }
     std::vector<U256> h(n);
     {
         auto body = [&](int tid, int nt) {
@@ -97,11 +98,13 @@ Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, cons
     const auto t2 = Clock::now();
     const size_t nPriv = (size_t) z.nVars - z.nPublic - 1;
     auto g1 = [&](const G1Table * t, const std::vector<G1Affine> & bases, const U256 * sc) {
+        if (accel) return accel->msm_g1(bases.data(), sc, bases.size());   // GPU dispatch hook (ProveAccel)
         return t && !t->empty() ? msm_g1(*t, sc, threads) : msm_g1(bases.data(), sc, bases.size(), threads);
     };
     G1Jac piA  = g1(tables ? &tables->A : nullptr,  z.A,  w);
     G1Jac pib1 = g1(tables ? &tables->B1 : nullptr, z.B1, w);
-    G2Jac piB  = tables && !tables->B2.empty() ? msm_g2(tables->B2, w, threads) : msm_g2(z.B2.data(), w, z.nVars, threads);
+    G2Jac piB  = accel ? accel->msm_g2(z.B2.data(), w, z.nVars)
+               : tables && !tables->B2.empty() ? msm_g2(tables->B2, w, threads) : msm_g2(z.B2.data(), w, z.nVars, threads);
     G1Jac piC  = g1(tables ? &tables->C : nullptr,  z.C,  w + z.nPublic + 1);
     G1Jac resH = g1(tables ? &tables->H : nullptr,  z.H,  h.data());
     (void) nPriv;
@@ -128,8 +131,8 @@ Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & wit, cons
 }
 
 Groth16Proof groth16_prove(const Groth16Zkey & z, const Witness & w, int threads, ProveTimings * t,
-                           const ProverTables * tables) {
-    return groth16_prove_with(z, w, fr_random(), fr_random(), threads, t, tables);
+                           const ProverTables * tables, const ProveAccel * accel) {
+    return groth16_prove_with(z, w, fr_random(), fr_random(), threads, t, tables, accel);
 }
 
 std::string proof_to_json(const Groth16Proof & p) {

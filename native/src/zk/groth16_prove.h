@@ -39,11 +39,21 @@ struct ProverTables {
 };
 void build_prover_tables(const Groth16Zkey & z, ProverTables & t, int threads, size_t max_bytes_per_table);
 
+// GPU dispatch hook (CUDA build: zk_cuda_prove_accel() in native/cuda/zk/). When
+// given, the three coset evaluations and the five MSMs run through these
+// functions (fixed-base tables are then unused); results are identical.
+struct ProveAccel {
+    void (*to_coset)(Fr * a, unsigned log2n, const Fr & inc);   // iNTT, × inc^i, NTT
+    G1Jac (*msm_g1)(const G1Affine * bases, const U256 * scalars, size_t n);
+    G2Jac (*msm_g2)(const G2Affine * bases, const U256 * scalars, size_t n);
+};
+
 // r, s: blinding scalars (< r). Public for tests; prove() draws them from the OS CSPRNG.
 Groth16Proof groth16_prove_with(const Groth16Zkey & z, const Witness & w, const Fr & r, const Fr & s,
-                                int threads, ProveTimings * t, const ProverTables * tables = nullptr);
+                                int threads, ProveTimings * t, const ProverTables * tables = nullptr,
+                                const ProveAccel * accel = nullptr);
 Groth16Proof groth16_prove(const Groth16Zkey & z, const Witness & w, int threads, ProveTimings * t,
-                           const ProverTables * tables = nullptr);
+                           const ProverTables * tables = nullptr, const ProveAccel * accel = nullptr);
 
 // A uniformly random Fr element from getrandom(2) (rejection sampling).
 Fr fr_random();
