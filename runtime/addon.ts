@@ -152,7 +152,18 @@ export interface ZkProveResult {
   threads: number
   /** Montgomery multiplication in use: 'adx' (mulx/adcx/adox) or 'int128' (portable) */
   kernel: string
+  /** Where the coset NTTs and MSMs ran: 'cuda' (CUDA build, GPU 0) or 'cpu' */
+  backend: 'cpu' | 'cuda'
+  /** Why a requested GPU ('cuda' / 'auto') was not used; '' otherwise */
+  backendFallback: string
 }
+
+/**
+ * `backend` (default 'cpu'): 'cuda' or 'auto' run the coset NTTs and MSMs on the GPU in the
+ * CUDA build when one is usable, else on the CPU with the reason in `backendFallback`.
+ * Proofs are the same either way (native/cuda/README.md, "Prover kernels").
+ */
+export interface ZkProveOptions { threads?: number, backend?: 'cpu' | 'cuda' | 'auto' }
 
 /**
  * Native Groth16 prover over BN254 for one snarkjs .zkey (docs/prover.md). Errors are JS
@@ -161,7 +172,7 @@ export interface ZkProveResult {
  */
 export interface ZkProver {
   /** Proves on a libuv worker thread; `wtns` is the bytes of a .wtns file. `threads` 0/absent: all cores. */
-  prove: (wtns: Uint8Array, opts?: { threads?: number }) => Promise<ZkProveResult>
+  prove: (wtns: Uint8Array, opts?: ZkProveOptions) => Promise<ZkProveResult>
   /** tableBytes: memory of the fixed-base MSM tables; loadMs / tablesMs: reading + validating, building the tables */
   info: () => { nVars: number, nPublic: number, domainSize: number, nCoefficients: number, tableBytes: number, loadMs: number, tablesMs: number }
   /** Drops the proving key (an in-flight prove keeps its own reference). Idempotent. */
