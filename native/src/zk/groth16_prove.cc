@@ -5,7 +5,11 @@
 #include <cstring>
 #include <stdexcept>
 
+#if defined(__linux__)
 #include <sys/random.h>
+#else
+#include <random>
+#endif
 
 #include "../engine/thread_pool.h"
 #include "msm.h"
@@ -34,6 +38,7 @@ Fr fr_random() {
     for (;;) {
         U256 x;
         uint8_t * p = reinterpret_cast<uint8_t *>(x.v);
+#if defined(__linux__)
         size_t got = 0;
         while (got < 32) {
             ssize_t k = getrandom(p + got, 32 - got, 0);
@@ -43,6 +48,11 @@ Fr fr_random() {
             }
             got += (size_t) k;
         }
+#else
+        // The platform's CSPRNG (arc4random / BCryptGenRandom behind libc++ / MSVC).
+        static thread_local std::random_device rd;
+        for (int i = 0; i < 8; ++i) { const uint32_t v = rd(); std::memcpy(p + 4 * i, &v, 4); }
+#endif
         x.v[3] &= (1ULL << 62) - 1;   // r < 2^254: keeps the rejection rate below 1/2
         if (!detail::geq(x.v, FrParams::MOD)) return Fr::to_mont(x);
     }
