@@ -143,7 +143,10 @@ async function exportKeys (zkey: string, vkeyFile: string, verifierFile: string,
   const snarkjs = await loadSnarkjs()
   const vkey = await snarkjs.zKey.exportVerificationKey(zkey)
   await writeFile(vkeyFile, JSON.stringify({ ...vkey, verimeshSetup: { insecure: true, backend, seed, notice: INSECURE_LABEL } }, null, 1))
-  const templatesDir = path.join(path.dirname(createRequire(import.meta.url).resolve('snarkjs/package.json')), 'templates')
+  // snarkjs's exports map hides package.json: walk up from its entry point to the package.
+  let pkgDir = path.dirname(createRequire(import.meta.url).resolve('snarkjs'))
+  while (!existsSync(path.join(pkgDir, 'templates')) && path.dirname(pkgDir) !== pkgDir) pkgDir = path.dirname(pkgDir)
+  const templatesDir = path.join(pkgDir, 'templates')
   const templates = { groth16: await readFile(path.join(templatesDir, 'verifier_groth16.sol.ejs'), 'utf8') }
   const sol = await snarkjs.zKey.exportSolidityVerifier(zkey, templates)
   await writeFile(verifierFile, `// ${INSECURE_LABEL}\n// Setup: ${backend}, seed '${seed}'. Regenerate with \`npm run circuits:build\`.\n${sol}`)
@@ -328,7 +331,8 @@ async function main (): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => {
+  // exit explicitly: snarkjs keeps its curve's worker threads alive after exporting keys
+  main().then(() => process.exit(process.exitCode ?? 0), (err: unknown) => {
     console.error(err instanceof VerimeshError ? `${err.code}: ${err.message}` : err)
     process.exit(1)
   })

@@ -29,7 +29,12 @@ function constantsSource (): string {
 function parseBranch (text: string, fn: string, width: number): bigint[] {
   const start = text.indexOf(`function ${fn}(t)`)
   if (start < 0) throw new VerimeshError('INTERNAL', `circomlib poseidon_constants.circom has no function ${fn}`)
-  const branch = text.indexOf(`t==${width})`, start)
+  const re = new RegExp(`t\\s*==\\s*${width}\\s*\\)`, 'g')
+  re.lastIndex = start
+  const found = re.exec(text)
+  // the branch must lie inside this function, i.e. before the next one begins
+  const next = text.indexOf('function ', start + 1)
+  const branch = found === null || (next >= 0 && found.index > next) ? -1 : found.index
   if (branch < 0) throw new VerimeshError('INTERNAL', `circomlib ${fn} has no branch for t=${width}`)
   const open = text.indexOf('[', branch)
   let depth = 0
