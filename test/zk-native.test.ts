@@ -23,19 +23,21 @@ let tiny: Promise<ZkFixture> | undefined
 async function fixtures (): Promise<{ small: ZkFixture, tiny: ZkFixture }> {
   if (small === undefined) {
     const c = poseidonCircuit(2, 8)
-    small = buildFixture('small', c.source, c.input, 10)
+    small = buildFixture('small', c.source, c.input, 9)
   }
   const s = await small
   if (tiny === undefined) {
     const c = poseidonCircuit(1, 3)
-    tiny = buildFixture('tiny', c.source, c.input, 10)
+    tiny = buildFixture('tiny', c.source, c.input, 9)
   }
   return { small: s, tiny: await tiny }
 }
 
 // ffjavascript caches one bn128 curve (with worker threads) per process, but two
 // snarkjs calls racing to build it would leave one unterminated: build it once here.
-test.before(async () => {
+test.before(async t => {
+  // First run only: circom2 compiles, a 2^9 powers of tau and two zkeys (about a minute).
+  t.timeout(10 * 60_000, 'building the circom fixtures (cached under .verimesh/tmp-zk-test)')
   await fixtures()
   await (await loadSnarkjs()).curves.getCurveFromName('bn128')
 })
