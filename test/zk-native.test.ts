@@ -4,7 +4,7 @@
 // must be rejected with a precise code while the process stays alive.
 
 import test from 'ava'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { loadAddon, type Groth16ProofJson, type ZkProver, type ZkProverConstructor } from '../runtime/addon.js'
 import { buildFixture, CACHE, loadSnarkjs, poseidonCircuit, terminateCurves, type ZkFixture } from './zk-fixture.js'
@@ -41,13 +41,18 @@ test.before(async t => {
   await fixtures()
   await (await loadSnarkjs()).curves.getCurveFromName('bn128')
 })
-test.after.always(async () => { await terminateCurves() })
+test.after.always(async () => {
+  await Promise.all(created.map(async f => { await rm(f, { force: true }) }))
+  await terminateCurves()
+})
 
 const TMP = path.join(CACHE, 'bad-files')
+const created: string[] = []
 async function tmpFile (name: string, bytes: Uint8Array): Promise<string> {
   await mkdir(TMP, { recursive: true })
   const file = path.join(TMP, `${process.pid}-${name}`)
   await writeFile(file, bytes)
+  created.push(file)
   return file
 }
 
