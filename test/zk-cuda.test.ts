@@ -15,7 +15,8 @@ import test, { type ExecutionContext } from 'ava'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { AddonLoader, loadAddon, type VerimeshAddon, type ZkCudaCheckKind } from '../runtime/addon.js'
+import { AddonLoader, loadAddon, type ZkProveResult, type ZkProverConstructor, type VerimeshAddon, type ZkCudaCheckKind } from '../runtime/addon.js'
+import { buildFixture, loadSnarkjs, poseidonCircuit, terminateCurves, type ZkFixture } from './zk-fixture.js'
 
 const loader = new AddonLoader()
 const releaseDir = path.join(loader.root, 'build-cuda', 'Release')
@@ -29,10 +30,12 @@ type ZkCudaAddon = Required<Pick<VerimeshAddon, 'zkCudaStatus' | 'zkCudaCheck'>>
 // What the CUDA build says about this machine, decided at load time so that the
 // GPU tests can be registered as skipped with the reason.
 let zk: ZkCudaAddon | undefined
+let cudaProver: ZkProverConstructor | undefined
 let loadError = ''
 if (existsSync(cudaAddonPath)) {
   try {
     const a = loadAddon({ path: cudaAddonPath })
+    cudaProver = a.ZkProver
     if (a.zkCudaStatus !== undefined && a.zkCudaCheck !== undefined) zk = { zkCudaStatus: a.zkCudaStatus, zkCudaCheck: a.zkCudaCheck }
     else loadError = 'build-cuda holds an addon without the prover kernels (zkCudaStatus); rebuild with `npm run build:cuda`'
   } catch (err) {
@@ -197,4 +200,89 @@ register('GPU: MSM on G2 equals msm_g2 (n up to 2^15)', gpuSkip, async (t) => {
 
 register('GPU: NTT, inverse NTT, apply_key and coset evaluation equal the CPU (2^0…2^20)', gpuSkip, async (t) => {
   for (let k = 0; k <= 20; k++) await gpuCase(t, 'ntt', k, 500 + k)
+})
+
+// ---------------------------------------------------------------- 3. the prover's backend option
+
+// A circuit of its own (not zk-native's 'tiny'): fixtures are rebuilt in place,
+// and two test files building the same one at once would clobber each other.
+let fixture: Promise<ZkFixture> | undefined
+async function proverFixture (): Promise<ZkFixture> {
+  if (fixture === undefined) {
+    const c = poseidonCircuit(1, 5)
+    fixture = buildFixture('zkcuda', c.source, c.input, 10)
+  }
+  return await fixture
+}
+// ffjavascript caches one bn128 curve (with worker threads) per process, but two
+// snarkjs calls racing to build it would leave one unterminated: build it once here.
+let usedSnarkjs = false
+test.before(async t => {
+  if (emuSkip !== '' && proverSkip !== '') return
+  // First run only: circom2 compiles, a 2^10 powers of tau and a zkey (cached under .verimesh/tmp-zk-test).
+  t.timeout(10 * 60_000, 'building the circom fixture')
+  usedSnarkjs = true
+  await proverFixture()
+  await (await loadSnarkjs()).curves.getCurveFromName('bn128')
+})
+test.after.always(async () => { if (usedSnarkjs) await terminateCurves() })
+
+async function proveAndVerify (t: ExecutionContext, backend: 'cpu' | 'cuda' | 'auto'): Promise<ZkProveResult> {
+  const f = await proverFixture()
+  const snarkjs = await loadSnarkjs()
+  const prover = await cudaProver!.load(f.zkey)
+  try {
+    const r = await prover.prove(f.wtns, { backend, threads: 1 })
+    t.true(await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof), `backend ${backend} (ran on ${r.backend})`)
+    return r
+  } finally {
+    prover.close()
+  }
+}
+
+const proverSkip = addonSkip !== '' ? addonSkip : cudaProver === undefined ? 'the CUDA build has no ZkProver' : ''
+
+register('emulated: the whole prover through the GPU dispatch hook gives the CPU prover\'s proof, byte for byte', emuSkip, async (t) => {
+  const f = await proverFixture()
+  for (const seed of ['1', '2']) {
+    expectOk(t, emuPath, ['prove', f.zkey, f.wtnsPath, seed],
+      [/^ok prove nVars=\d+ domain=\d+ \(emulated GPU: 3 coset NTTs, 4 G1 MSMs, 1 G2 MSM\)$/])
+  }
+  const r = runTool(emuPath, ['prove', path.join(f.dir, 'missing.zkey'), f.wtnsPath, '1'])
+  t.is(r.status, 3)
+  t.regex(r.out, /^THREW cannot open/)
+})
+
+register('CUDA build: prove() with backend \'cpu\' runs on the CPU and its proof verifies with snarkjs', proverSkip, async (t) => {
+  const r = await proveAndVerify(t, 'cpu')
+  t.is(r.backend, 'cpu')
+  t.is(r.backendFallback, '')
+})
+
+register('CUDA build without a usable GPU: prove() with backend \'cuda\' / \'auto\' falls back to the CPU with the reason', proverSkip !== '' ? proverSkip : noGpuSkip, async (t) => {
+  for (const backend of ['cuda', 'auto'] as const) {
+    const r = await proveAndVerify(t, backend)
+    t.is(r.backend, 'cpu')
+    t.is(r.backendFallback, `no usable GPU: ${status!.reason}`)
+  }
+})
+
+register('prove() rejects an unknown backend with ZK_BAD_INPUT', proverSkip, async (t) => {
+  const f = await proverFixture()
+  const prover = await cudaProver!.load(f.zkey)
+  try {
+    const err = await t.throwsAsync(prover.prove(f.wtns, { backend: 'tpu' as 'cpu' }))
+    t.is((err as Error & { code?: string }).code, 'ZK_BAD_INPUT')
+    t.regex(err!.message, /backend must be 'cpu', 'cuda' or 'auto'/)
+  } finally {
+    prover.close()
+  }
+})
+
+register('GPU: prove() with backend \'cuda\' runs the coset NTTs and MSMs on the GPU and its proof verifies with snarkjs', proverSkip !== '' ? proverSkip : gpuSkip, async (t) => {
+  for (const backend of ['cuda', 'auto'] as const) {
+    const r = await proveAndVerify(t, backend)
+    t.is(r.backend, 'cuda')
+    t.is(r.backendFallback, '')
+  }
 })
