@@ -14,9 +14,10 @@
 //   4. k_msm_segments one thread per 32 consecutive sorted entries sums each run
 //                     of equal buckets with mixed additions; a run that began in
 //                     an earlier segment goes to carry[segment] instead.
-//   5. k_msm_fix      one thread per bucket adds the carries of the segments its
-//                     run spans (skewed digits - many scalars 0/1 in a witness -
-//                     stay parallel in step 4; only this chain is serial).
+//   5. k_msm_carry_tree + k_msm_fix: the carries of each bucket's run are summed
+//                     by a tree (log2 levels, one launch each), then added to the
+//                     bucket: skewed digits (a witness full of 0s and 1s puts most
+//                     entries in one bucket) stay parallel.
 //   6. k_msm_groups   one thread per group of 32 buckets: Σ (b+1)·bucket[b] of
 //                     the group by running sums, plus the group offset times the
 //                     group sum.
@@ -146,13 +147,16 @@ __global__ void k_msm_scatter(const uint32_t * scalars, uint32_t n, unsigned c, 
     }
 }
 
+constexpr uint32_t kNoKey = 0xffffffffu;
+
 template <class F>
 __global__ void k_msm_segments(const uint32_t * entries, const uint32_t * keys, uint32_t E, const Aff<F> * bases,
-                               Jac<F> * buckets, Jac<F> * carry) {
+                               Jac<F> * buckets, Jac<F> * carry, uint32_t * ckey) {
     const uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
     const uint32_t lo = s * kSeg;
     if (lo >= E) return;
     const uint32_t hi = min(E, lo + kSeg);
+    ckey[s] = kNoKey;
     uint32_t i = lo;
     while (i < hi) {
         const uint32_t key = keys[i];
@@ -164,10 +168,26 @@ __global__ void k_msm_segments(const uint32_t * entries, const uint32_t * keys, 
             if (e >> 31) p.y = f_neg(p.y);   // infinity (0, 0) stays infinity
             acc = j_add_mixed(acc, p);
         }
-        if (i == lo && lo > 0 && keys[lo - 1] == key) carry[s] = acc;
+        if (i == lo && lo > 0 && keys[lo - 1] == key) { carry[s] = acc; ckey[s] = key; }
         else buckets[key] = acc;
         i = j;
     }
+}
+
+// The carries of bucket k sit in segments a..b (a = its run's first segment + 1,
+// b = its last). One tree level: segment s = a + 2d·j adds segment s + d. After
+// the levels d = 1, 2, 4, … carry[a] holds them all, in log2(b - a + 1) steps
+// instead of a chain of b - a + 1 (one bucket may hold most entries: a witness
+// full of 1s). Writers (s ≡ a mod 2d) and read slots (≡ a + d) never overlap.
+template <class F>
+__global__ void k_msm_carry_tree(const uint32_t * ckey, const uint32_t * counts, const uint32_t * offsets, uint32_t S,
+                                 uint32_t d, Jac<F> * carry) {
+    const uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+    if (s >= S) return;
+    const uint32_t key = ckey[s];
+    if (key == kNoKey) return;
+    const uint32_t a = offsets[key] / kSeg + 1, b = (offsets[key] + counts[key] - 1) / kSeg;
+    if ((s - a) % (2 * d) == 0 && s + d <= b) carry[s] = j_add(carry[s], carry[s + d]);
 }
 
 template <class F>
@@ -178,10 +198,7 @@ __global__ void k_msm_fix(const uint32_t * counts, const uint32_t * offsets, uin
     const uint32_t cnt = counts[k];
     if (cnt == 0) { buckets[k] = Jac<F>::inf(); return; }
     const uint32_t s0 = offsets[k] / kSeg, s1 = (offsets[k] + cnt - 1) / kSeg;
-    if (s1 == s0) return;
-    Jac<F> acc = buckets[k];
-    for (uint32_t s = s0 + 1; s <= s1; ++s) acc = j_add(acc, carry[s]);
-    buckets[k] = acc;
+    if (s1 > s0) buckets[k] = j_add(buckets[k], carry[s0 + 1]);
 }
 
 // Group g of window w covers buckets [lo, lo + kGroup): Σ (b+1)·bucket[b] over
@@ -347,9 +364,14 @@ HJ msm_chunk(const HA * bases, const vm_zk::U256 * scalars, size_t n) {
     const uint32_t S = (E + kSeg - 1) / kSeg;
     Dev<J> d_buckets(nkeys, "cudaMalloc (msm buckets)");
     Dev<J> d_carry(S, "cudaMalloc (msm carries)");
+    Dev<uint32_t> d_ckey(S, "cudaMalloc (msm carry keys)");
     VM_LAUNCH(k_msm_segments<F>, blocks_for(S), kThreads, 0, 0)(d_entries.p, d_keys.p, E, d_bases.p, d_buckets.p,
-                                                               d_carry.p);
+                                                               d_carry.p, d_ckey.p);
     check_launch("k_msm_segments");
+    for (uint32_t d = 1; d < S; d <<= 1) {
+        VM_LAUNCH(k_msm_carry_tree<F>, blocks_for(S), kThreads, 0, 0)(d_ckey.p, d_counts.p, d_offsets.p, S, d, d_carry.p);
+        check_launch("k_msm_carry_tree");
+    }
     VM_LAUNCH(k_msm_fix<F>, blocks_for(nkeys), kThreads, 0, 0)(d_counts.p, d_offsets.p, nkeys, d_carry.p, d_buckets.p);
     check_launch("k_msm_fix");
 
