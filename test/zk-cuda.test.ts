@@ -133,7 +133,7 @@ register('emulated: results do not depend on the thread order within a block (VM
   expectOk(t, emuPath, ['ntt', '11', '79'], ['ok ntt intt apply_key to_coset 2^11'], env)
 })
 
-register('emulated under AddressSanitizer/UBSan: no out-of-bounds access or undefined behaviour in the kernels', asanSkip, (t) => {
+register('emulated under AddressSanitizer/UBSan: no out-of-bounds access or undefined behaviour in the kernels', asanSkip, async (t) => {
   expectOk(t, emuAsanPath, ['field', '500', '5'], [
     'ok fq 3000 operations', 'ok fr 3000 operations', 'ok fq2 2500 operations', 'ok g1 80 operations', 'ok g2 40 operations'
   ])
@@ -141,6 +141,8 @@ register('emulated under AddressSanitizer/UBSan: no out-of-bounds access or unde
     expectOk(t, emuAsanPath, ['msm', g, String(n), '9', p], [okMsm(g, n, p)])
   }
   for (const k of [0, 1, 9]) expectOk(t, emuAsanPath, ['ntt', String(k), '9'], [`ok ntt intt apply_key to_coset 2^${k}`])
+  const f = await proverFixture()
+  expectOk(t, emuAsanPath, ['prove', f.zkey, f.wtnsPath, '9'], [/^ok prove nVars=\d+ domain=\d+ \(emulated GPU: 3 coset NTTs, 4 G1 MSMs, 1 G2 MSM\)$/])
 })
 
 register('vm_zk_cuda_emu rejects malformed arguments with exit 2', emuSkip, (t) => {
