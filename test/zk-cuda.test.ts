@@ -229,10 +229,10 @@ test.before(async t => {
 })
 test.after.always(async () => { if (usedSnarkjs) await terminateCurves() })
 
-async function proveAndVerify (t: ExecutionContext, backend: 'cpu' | 'cuda' | 'auto'): Promise<ZkProveResult> {
+async function proveAndVerify (t: ExecutionContext, backend: 'cpu' | 'cuda' | 'auto', Prover: ZkProverConstructor = cudaProver!): Promise<ZkProveResult> {
   const f = await proverFixture()
   const snarkjs = await loadSnarkjs()
-  const prover = await cudaProver!.load(f.zkey)
+  const prover = await Prover.load(f.zkey)
   try {
     const r = await prover.prove(f.wtns, { backend, threads: 1 })
     t.true(await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof), `backend ${backend} (ran on ${r.backend})`)
@@ -243,6 +243,20 @@ async function proveAndVerify (t: ExecutionContext, backend: 'cpu' | 'cuda' | 'a
 }
 
 const proverSkip = addonSkip !== '' ? addonSkip : cudaProver === undefined ? 'the CUDA build has no ZkProver' : ''
+
+// The CPU build (binding.gyp) has the same option and says why it cannot use a GPU.
+const cpuAddonPath = path.join(loader.root, 'build', 'Release', 'verimesh_native.node')
+let cpuProver: ZkProverConstructor | undefined
+let cpuSkip = ''
+if (!existsSync(cpuAddonPath)) cpuSkip = 'no build/Release/verimesh_native.node; run `npx node-gyp rebuild`'
+else {
+  try {
+    cpuProver = loadAddon({ path: cpuAddonPath }).ZkProver
+    if (cpuProver === undefined) cpuSkip = 'the CPU build has no ZkProver'
+  } catch (err) {
+    cpuSkip = `the CPU build does not load: ${err instanceof Error ? err.message : String(err)}`
+  }
+}
 
 register('emulated: the whole prover through the GPU dispatch hook gives the CPU prover\'s proof, byte for byte', emuSkip, async (t) => {
   const f = await proverFixture()
@@ -286,5 +300,13 @@ register('GPU: prove() with backend \'cuda\' runs the coset NTTs and MSMs on the
     const r = await proveAndVerify(t, backend)
     t.is(r.backend, 'cuda')
     t.is(r.backendFallback, '')
+  }
+})
+
+register('CPU build: prove() with backend \'cuda\' / \'auto\' runs on the CPU and says the addon has no CUDA', cpuSkip, async (t) => {
+  for (const backend of ['cuda', 'auto'] as const) {
+    const r = await proveAndVerify(t, backend, cpuProver)
+    t.is(r.backend, 'cpu')
+    t.is(r.backendFallback, 'this addon was built without CUDA (npm run build:cuda)')
   }
 })
