@@ -184,9 +184,11 @@ export interface ZkProverLoadOptions {
   /**
    * Precompute fixed-base MSM tables (2^(c·j)·P for every window j; default true). They make
    * each proof's MSMs cheaper (one bucket reduction instead of one per window) at the price of
-   * load time and memory; a table over 48 MB is skipped and that MSM runs without one.
+   * load time and memory; a table over `tableMaxMB` is skipped and that MSM runs without one.
    */
   tables?: boolean
+  /** Cap per table (five tables: A, B1, B2, C, H), MiB; default 48 (a 2^12 circuit fits, 2^16 does not). */
+  tableMaxMB?: number
 }
 
 export interface ZkProverConstructor {

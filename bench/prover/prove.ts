@@ -2,7 +2,7 @@
 // throughput. Circuits: chained Poseidon hashes plus multiplications, compiled
 // with circom2 and set up with the addon's known-tau development setup, cached
 // under .verimesh/tmp-zk-test/. Usage:
-//   node dist/bench/prover/prove.js [--sizes 12,16] [--threads 1,2] [--reps 3] [--msm 16]
+//   node dist/bench/prover/prove.js [--sizes 12,16] [--threads 1,2] [--reps 3] [--msm 16] [--table-mb 160]
 // Prints one JSON line per measurement; timings are medians over --reps rounds, and
 // speedupVsSnarkjs is the median of the per-round ratios (same round, same load).
 
@@ -27,7 +27,7 @@ async function main (): Promise<void> {
   const sizes = list(arg('sizes', '12'))
   const threadsList = list(arg('threads', '1,2'))
   const reps = Number(arg('reps', '3'))
-  const msmLog = list(arg('msm', '16'))
+  const msmLog = list(arg('msm', '16')).filter(k => k > 0)   // --msm 0: none
   const addon = loadAddon()
   if (addon.ZkProver === undefined || addon.zkMsmBench === undefined || addon.zkNttBench === undefined) {
     throw new Error(`the addon at ${addon.path} has no prover: rebuild it`)
@@ -38,10 +38,18 @@ async function main (): Promise<void> {
     const c = poseidonCircuit(hashes, mults)
     const t0 = Date.now()
     const f = await buildFixture(`bench${k}`, c.source, c.input, k, 'native-dev')
-    const prover = await addon.ZkProver.load(f.zkey)
+    let prover = await addon.ZkProver.load(f.zkey)
     const info = prover.info()
     console.log(JSON.stringify({ what: 'fixture', k, hashes, mults, ...info, setupS: (Date.now() - t0) / 1000 }))
     const plain = await addon.ZkProver.load(f.zkey, { tables: false })
+    // --table-mb N: a larger per-table cap than the default 48 MiB (e.g. 160 at 2^16).
+    const tableMb = Number(arg('table-mb', '0'))
+    if (tableMb > 0) {
+      prover.close()
+      const t1 = Date.now()
+      prover = await addon.ZkProver.load(f.zkey, { tableMaxMB: tableMb })
+      console.log(JSON.stringify({ what: 'tables', k, tableMaxMB: tableMb, ...prover.info(), loadS: (Date.now() - t1) / 1000 }))
+    }
     // Interleaved: each round runs snarkjs and every native configuration once, so
     // that a shared, busy machine loads them alike; the first round is a warm-up.
     const configs = [true, false].flatMap(tables => threadsList.map(threads => ({ tables, threads })))

@@ -327,25 +327,32 @@ using ZkeyPtr = std::shared_ptr<const ProverKey>;
 // prover does not hold gigabytes (above the cap that MSM runs without one).
 constexpr size_t TABLE_BYTES_MAX = (size_t) 48 << 20;
 
-ZkeyPtr load_key(const std::string & path, bool tables) {
+// max_table_bytes 0: no tables.
+ZkeyPtr load_key(const std::string & path, size_t max_table_bytes) {
     using Clock = std::chrono::steady_clock;
     auto k = std::make_shared<ProverKey>();
     const auto t0 = Clock::now();
     k->zkey = read_zkey(path);
     const auto t1 = Clock::now();
-    if (tables) build_prover_tables(k->zkey, k->tables, vm_engine::default_threads(), TABLE_BYTES_MAX);
+    if (max_table_bytes) build_prover_tables(k->zkey, k->tables, vm_engine::default_threads(), max_table_bytes);
     k->load_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     k->tables_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
     return k;
 }
 
-bool get_tables_option(const Napi::Value & opts) {
-    if (opts.IsUndefined() || opts.IsNull()) return true;
+// { tables?: boolean, tableMaxMB?: number } -> byte cap per table (0: none).
+size_t get_tables_option(const Napi::Value & opts) {
+    if (opts.IsUndefined() || opts.IsNull()) return TABLE_BYTES_MAX;
     if (!opts.IsObject()) bad("options must be an object");
     Napi::Value v = opts.As<Napi::Object>().Get("tables");
-    if (v.IsUndefined()) return true;
-    if (!v.IsBoolean()) bad("tables must be a boolean");
-    return v.As<Napi::Boolean>().Value();
+    if (!v.IsUndefined() && !v.IsBoolean()) bad("tables must be a boolean");
+    if (!v.IsUndefined() && !v.As<Napi::Boolean>().Value()) return 0;
+    Napi::Value mb = opts.As<Napi::Object>().Get("tableMaxMB");
+    if (mb.IsUndefined()) return TABLE_BYTES_MAX;
+    if (!mb.IsNumber()) bad("tableMaxMB must be a number");
+    const double d = mb.As<Napi::Number>().DoubleValue();
+    if (!(d >= 1 && d <= 65536)) bad("tableMaxMB must be in [1, 65536]");
+    return (size_t) (d * 1048576.0);
 }
 
 struct CtorHolder { Napi::FunctionReference ctor; };
@@ -354,7 +361,7 @@ class ZkProver;
 
 class LoadWorker : public Napi::AsyncWorker {
 public:
-    LoadWorker(Napi::Env env, std::string path, bool tables, CtorHolder * holder)
+    LoadWorker(Napi::Env env, std::string path, size_t tables, CtorHolder * holder)
         : Napi::AsyncWorker(env, "verimesh:ZkProver.load"), path_(std::move(path)), tables_(tables), holder_(holder), deferred_(env) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
@@ -372,7 +379,7 @@ public:
     void OnError(const Napi::Error & e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
 private:
     std::string path_;
-    bool tables_;
+    size_t tables_;
     CtorHolder * holder_;
     Napi::Promise::Deferred deferred_;
     ZkeyPtr zkey_;
@@ -478,7 +485,7 @@ public:
             return;
         }
         guarded(env, [&]() -> Napi::Value {
-            const bool tables = get_tables_option(info.Length() > 1 ? info[1] : env.Undefined());
+            const size_t tables = get_tables_option(info.Length() > 1 ? info[1] : env.Undefined());
             zkey_ = load_key(get_string(info[0], "zkeyPath"), tables);
             return env.Undefined();
         });
@@ -495,7 +502,7 @@ private:
         Napi::Env env = info.Env();
         CtorHolder * holder = static_cast<CtorHolder *>(info.Data());
         if (!info[0].IsString()) return rejected(env, coded_error(env, "ZK_BAD_INPUT", "zkeyPath must be a string"));
-        bool tables = true;
+        size_t tables = 0;
         try {
             tables = get_tables_option(info.Length() > 1 ? info[1] : env.Undefined());
         } catch (const ZkError & e) {
