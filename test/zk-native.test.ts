@@ -107,6 +107,12 @@ test('native proofs verify with snarkjs (1 and 2 threads); public signals equal 
     t.true(await snarkjs.groth16.verify(f.vkey, r.publicSignals, r.proof), `native proof, ${threads} thread(s), tables: ${p === prover}`)
     t.true(r.timings.totalMs >= r.timings.msmMs)
   }
+  // A 1 MiB cap keeps the G1 tables (500 × 24 windows × 64 bytes) and drops B2's: mixed paths.
+  const partial = await proverClass().load(f.zkey, { tableMaxMB: 1 })
+  t.true(partial.info().tableBytes > 0 && partial.info().tableBytes < info.tableBytes)
+  const pr = await partial.prove(f.wtns, { threads: 2 })
+  t.true(await snarkjs.groth16.verify(f.vkey, pr.publicSignals, pr.proof), 'partial tables')
+  partial.close()
   // Fresh blinding each time: two proofs of the same witness differ.
   const p1 = await prover.prove(f.wtns)
   const p2 = await prover.prove(f.wtns)
@@ -194,6 +200,7 @@ test('bad witnesses are rejected with precise codes and the prover keeps working
   await rejects(t, prover.prove('not bytes' as unknown as Uint8Array), 'ZK_BAD_INPUT', 'a string as witness')
   await rejects(t, prover.prove(w, { threads: -1 }), 'ZK_BAD_INPUT', 'threads -1')
   await rejects(t, proverClass().load(f.zkey, { tables: 'yes' as unknown as boolean }), 'ZK_BAD_INPUT', 'tables option not a boolean')
+  await rejects(t, proverClass().load(f.zkey, { tableMaxMB: 0 }), 'ZK_BAD_INPUT', 'tableMaxMB 0')
 
   // Still alive and correct.
   const ok = await prover.prove(w, { threads: 2 })
