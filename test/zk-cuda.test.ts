@@ -133,6 +133,14 @@ register('emulated: results do not depend on the thread order within a block (VM
   expectOk(t, emuPath, ['ntt', '11', '79'], ['ok ntt intt apply_key to_coset 2^11'], env)
 })
 
+register('emulated: an MSM split into several GPU passes (VERIMESH_ZK_CUDA_MSM_CHUNK) gives the same point', emuSkip, (t) => {
+  for (const chunk of ['1', '7', '300']) {
+    const env = { VERIMESH_ZK_CUDA_MSM_CHUNK: chunk }
+    expectOk(t, emuPath, ['msm', 'g1', '1000', '41', 'mixed'], [okMsm('g1', 1000, 'mixed')], env)
+    expectOk(t, emuPath, ['msm', 'g2', '200', '42', 'ones'], [okMsm('g2', 200, 'ones')], env)
+  }
+})
+
 register('emulated under AddressSanitizer/UBSan: no out-of-bounds access or undefined behaviour in the kernels', asanSkip, async (t) => {
   expectOk(t, emuAsanPath, ['field', '500', '5'], [
     'ok fq 3000 operations', 'ok fr 3000 operations', 'ok fq2 2500 operations', 'ok g1 80 operations', 'ok g2 40 operations'

@@ -45,6 +45,7 @@ inline unsigned atomicAdd(unsigned * p, unsigned v) {
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -425,11 +426,18 @@ HJ msm(const HA * bases, const vm_zk::U256 * scalars, size_t n) {
             throw std::invalid_argument("zk_cuda_msm: scalar " + std::to_string(i) + " is not below 2^254");
         }
     }
+    // VERIMESH_ZK_CUDA_MSM_CHUNK=k caps the points per pass (tests reach the
+    // multi-pass path with small inputs); results do not depend on it.
+    size_t chunk = kMsmChunk;
+    if (const char * env = std::getenv("VERIMESH_ZK_CUDA_MSM_CHUNK")) {
+        const long long k = std::atoll(env);
+        if (k >= 1 && (size_t) k < kMsmChunk) chunk = (size_t) k;
+    }
     std::lock_guard<std::mutex> lock(gpu_mutex());
     check(cudaSetDevice(0), "cudaSetDevice");
     HJ result = HJ::infinity();
-    for (size_t lo = 0; lo < n; lo += kMsmChunk) {
-        const size_t m = std::min(kMsmChunk, n - lo);
+    for (size_t lo = 0; lo < n; lo += chunk) {
+        const size_t m = std::min(chunk, n - lo);
         result = result.add(msm_chunk<F, HA, HJ>(bases + lo, scalars + lo, m));
     }
     return result;
