@@ -32,6 +32,9 @@ export interface SnarkjsApi {
     calculate: (input: unknown, wasm: FileArg, wtns: MemFile) => Promise<void>
     check: (r1cs: FileArg, wtns: FileArg, logger?: unknown) => Promise<boolean>
   }
+  curves: {
+    getCurveFromName: (name: string) => Promise<Curve>
+  }
   r1cs: {
     info: (r1cs: string, logger?: unknown) => Promise<{ nConstraints: number, nVars: number, nOutputs: number, nPubInputs: number, nPrvInputs: number }>
   }
@@ -51,4 +54,19 @@ export async function loadSnarkjs (): Promise<SnarkjsApi> {
 export async function buildBn128 (): Promise<Curve> {
   const ff = await import(FFJAVASCRIPT) as { buildBn128: (singleThread?: boolean) => Promise<Curve> }
   return await ff.buildBn128()
+}
+
+/**
+ * Builds snarkjs's cached BN254 curve now: concurrent snarkjs calls racing to build it
+ * leave all but one unterminated (their worker threads then keep the process alive).
+ */
+export async function warmSnarkjsCurve (): Promise<void> {
+  await (await loadSnarkjs()).curves.getCurveFromName('bn128')
+}
+
+/** Ends the worker threads of the BN254 curve snarkjs caches globally (they keep a process alive). */
+export async function releaseSnarkjsCurve (): Promise<void> {
+  const g = globalThis as { curve_bn128?: Curve | null }
+  const c = g.curve_bn128
+  if (c !== undefined && c !== null) await c.terminate()
 }

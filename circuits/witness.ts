@@ -1,12 +1,13 @@
-// Witness generation through circom's generated WebAssembly calculator (via snarkjs), in
+// Witness generation through circom's generated WebAssembly calculator, in
 // this thread or in a Piscina worker pool. A witness that violates a constraint (a wrong
 // claimed statement, an out-of-range value) fails here with PROOF_INPUT_INVALID.
 
+import { readFile } from 'node:fs/promises'
 import os from 'node:os'
+import path from 'node:path'
 import { Piscina } from 'piscina'
 import { VerimeshError, type WireError } from '../runtime/errors.js'
 import type { CircuitInput } from './input.js'
-import { loadSnarkjs, type MemFile } from './snarkjs.js'
 
 export interface WitnessTask {
   /** Absolute path of the circuit's .wasm calculator. */
@@ -21,19 +22,51 @@ export async function computeWitness (circuit: { name: string, wasmPath: string 
   return await calculate({ wasmPath: circuit.wasmPath, input, circuit: circuit.name })
 }
 
+interface Calculator { calculateWTNSBin: (input: unknown, sanityCheck: number) => Promise<Uint8Array> }
+type Builder = (code: Uint8Array, options?: unknown) => Promise<Calculator>
+
+const builders = new Map<string, Promise<{ build: Builder, wasm: Uint8Array }>>()
+
+/**
+ * circom's generated witness_calculator.js next to the .wasm, evaluated as the CommonJS
+ * module it is (it requires nothing; the repository's "type": "module" would make Node
+ * read it as ESM), plus the wasm bytes: read once per circuit. snarkjs's copy of the same
+ * calculator is not used because snarkjs cannot be imported inside a worker thread.
+ */
+async function builderFor (wasmPath: string): Promise<{ build: Builder, wasm: Uint8Array }> {
+  let p = builders.get(wasmPath)
+  if (p === undefined) {
+    p = (async () => {
+      const source = await readFile(path.join(path.dirname(wasmPath), 'witness_calculator.js'), 'utf8')
+      const mod: { exports: unknown } = { exports: {} }
+      // eslint-disable-next-line @typescript-eslint/no-implied-eval
+      new Function('module', 'exports', source)(mod, mod.exports)
+      if (typeof mod.exports !== 'function') throw new VerimeshError('PROVER_UNAVAILABLE', `${wasmPath}: witness_calculator.js exports no builder`)
+      return { build: mod.exports as Builder, wasm: new Uint8Array(await readFile(wasmPath)) }
+    })()
+    builders.set(wasmPath, p)
+    p.catch(() => builders.delete(wasmPath))
+  }
+  return await p
+}
+
 export async function calculate (task: WitnessTask): Promise<Uint8Array> {
-  const snarkjs = await loadSnarkjs()
-  const out: MemFile = { type: 'mem' }
+  let b: { build: Builder, wasm: Uint8Array }
   try {
-    await snarkjs.wtns.calculate(task.input, task.wasmPath, out)
+    b = await builderFor(task.wasmPath)
+  } catch (err) {
+    throw VerimeshError.from(err, 'PROVER_UNAVAILABLE', { circuit: task.circuit, wasm: task.wasmPath })
+  }
+  try {
+    // A fresh instance per witness: the calculator accumulates error text across calls.
+    const calc = await b.build(b.wasm)
+    return await calc.calculateWTNSBin(task.input, 0)
   } catch (err) {
     const msg = (err as Error).message ?? String(err)
-    // circom's calculator reports a failed `===` as "Assert Failed" and unknown or
-    // missing signals by name; all of them mean the input does not satisfy the circuit.
-    throw new VerimeshError('PROOF_INPUT_INVALID', `witness calculation for ${task.circuit ?? task.wasmPath} failed: ${msg.split('\n')[0]}`, { circuit: task.circuit, wasm: task.wasmPath }, { cause: err })
+    // circom's calculator reports a failed `===` as "Assert Failed" (with the template and
+    // line), unknown or missing signals by name: the input does not satisfy the circuit.
+    throw new VerimeshError('PROOF_INPUT_INVALID', `witness calculation for ${task.circuit ?? task.wasmPath} failed: ${msg.trim().split('\n').join('; ')}`, { circuit: task.circuit, wasm: task.wasmPath }, { cause: err })
   }
-  if (out.data === undefined) throw new VerimeshError('INTERNAL', 'snarkjs returned no witness data', { circuit: task.circuit })
-  return out.data
 }
 
 /** What a worker returns: errors as data, since a thrown error loses its code crossing threads. */

@@ -13,14 +13,17 @@ import { irisLayers, loadIrisModel, mlpInput } from '../circuits/iris/input.js'
 import { featuresQ16, irisInfer } from '../circuits/iris/model.js'
 import { isTest, MODEL_FILE, modelJsonText, trainIris, WEIGHTS_CIRCOM, weightsCircomText } from '../circuits/iris/train.js'
 import { repoRoot } from '../circuits/registry.js'
-import { loadSnarkjs } from '../circuits/snarkjs.js'
+import { loadSnarkjs, releaseSnarkjsCurve, warmSnarkjsCurve } from '../circuits/snarkjs.js'
 import { computeWitness, computeWitnessInPool, createWitnessPool } from '../circuits/witness.js'
 import { isVerimeshError } from '../runtime/errors.js'
 
 test.before(async (t) => {
   t.timeout(20 * 60_000)
   await buildCircuits({ only: ['iris_mlp'], log: (l) => t.log(l) })
+  await warmSnarkjsCurve()
 })
+
+test.after.always(async () => { await releaseSnarkjsCurve() })
 
 test('training reproduces the committed model and circuit constants byte for byte', (t) => {
   const m = trainIris()

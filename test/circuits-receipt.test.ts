@@ -9,7 +9,7 @@ import { loadCircuit, loadCompiledCircuit } from '../circuits/circuits.js'
 import { dec, P } from '../circuits/field.js'
 import { hashChain, poseidon } from '../circuits/poseidon.js'
 import { receiptClaimOf, receiptCommitment, receiptFields, receiptInput, receiptPublicSignals, type ReceiptClaim } from '../circuits/receipt-encoding.js'
-import { loadSnarkjs } from '../circuits/snarkjs.js'
+import { loadSnarkjs, releaseSnarkjsCurve, warmSnarkjsCurve } from '../circuits/snarkjs.js'
 import { TAG } from '../circuits/tags.js'
 import { computeWitness, computeWitnessInPool, createWitnessPool, readWitness } from '../circuits/witness.js'
 import { isVerimeshError } from '../runtime/errors.js'
@@ -26,7 +26,10 @@ const claim: ReceiptClaim = {
 test.before(async (t) => {
   t.timeout(20 * 60_000)
   await buildCircuits({ only: ['receipt'], log: (l) => t.log(l) })
+  await warmSnarkjsCurve()
 })
+
+test.after.always(async () => { await releaseSnarkjsCurve() })
 
 test('Poseidon matches circomlib known answers', (t) => {
   // circomlibjs poseidon([1, 2]) and poseidon([1..16]) reference values.
@@ -69,6 +72,10 @@ test('receipt witness: the TS commitment satisfies the circuit; r1cs check passe
   t.is(w[1], receiptCommitment(claim))
   const snarkjs = await loadSnarkjs()
   t.true(await snarkjs.wtns.check(c.r1csPath, { type: 'mem', data: wtns }))
+  // the same bytes as snarkjs's own witness calculation
+  const viaSnarkjs: { type: 'mem', data?: Uint8Array } = { type: 'mem' }
+  await snarkjs.wtns.calculate(receiptInput(claim), c.wasmPath, viaSnarkjs)
+  t.deepEqual(Buffer.from(viaSnarkjs.data!), Buffer.from(wtns))
 })
 
 test('receipt witness: a wrong commitment or an out-of-range limb fails', async (t) => {

@@ -10,7 +10,7 @@ import { qvec } from '../actors/engine/int/fixed.js'
 import { buildCircuits } from '../circuits/build.js'
 import { loadCircuit, loadCompiledCircuit, type CompiledCircuit } from '../circuits/circuits.js'
 import { dec } from '../circuits/field.js'
-import { loadSnarkjs } from '../circuits/snarkjs.js'
+import { loadSnarkjs, releaseSnarkjsCurve, warmSnarkjsCurve } from '../circuits/snarkjs.js'
 import { packInt8, tileInput, tileReference, tileStatement, type TileActivation, type TileWeights } from '../circuits/tile-encoding.js'
 import { computeWitness, readWitness } from '../circuits/witness.js'
 import { isVerimeshError } from '../runtime/errors.js'
@@ -53,7 +53,10 @@ test.before(async (t) => {
   await buildCircuits({ only: ['tile_16x64'], compileOnly: true, log: (l) => t.log(l) })
   small = await loadCompiledCircuit('tile_4x16')
   big = await loadCompiledCircuit('tile_16x64')
+  await warmSnarkjsCurve()
 })
+
+test.after.always(async () => { await releaseSnarkjsCurve() })
 
 async function agrees (c: CompiledCircuit, step: number, w: TileWeights, x: TileActivation): Promise<Uint8Array> {
   const p = tileInput(step, w, x)
