@@ -116,20 +116,21 @@ test('4×16 tile edge cases: saturation, negative rounding, zero vector, both en
   // u saturates from the fixed 31-bit shift: acc = −2^31 with mw = 2^31 − 1
   cases.push({
     name: 'u and bias saturation',
-    w: { rows, cols, w: full(0).map(() => 0), scales: new Int32Array([2 ** 31 - 1, -40, 2 ** 31 - 1, -40, 5, -40, 5, -40]), bias: new Int32Array([-(2 ** 31), 2 ** 31 - 1, -(2 ** 31), 2 ** 31 - 1]) },
+    w: { rows, cols, w: new Int8Array(rows * cols), scales: new Int32Array([2 ** 31 - 1, -40, 2 ** 31 - 1, -40, 5, -40, 5, -40]), bias: new Int32Array([-(2 ** 31), 2 ** 31 - 1, -(2 ** 31), 2 ** 31 - 1]) },
     x: { a: new Int8Array(cols), ma: 2 ** 30, xa: -40, accIn: new Int32Array([-(2 ** 31), 2 ** 31 - 1, 1, -1]) }
   })
-  // round half up on negatives: rshr(−3, 1) = −1, rshr(−1, 1) = 0, rshr(−5, 2) = −1
+  // round half up on negatives: acc = w[j][0]; u = rshr(acc·2^30, 31) = round-half-up(acc/2)
+  // (−1.5 → −1, −0.5 → 0, −2.5 → −2, 1.5 → 2); with s = 31, y = round-half-up(u/2)
+  // (−1 → −0.5 → 0, 0, −2 → −1, 2 → 1)
   const neg = new Int8Array(rows * cols)
   neg[0] = -3; neg[cols] = -1; neg[2 * cols] = -5; neg[3 * cols] = 3
-  // acc = w·1; u = rshr(acc·2^30, 31) = rshr(acc, 1); y = rshr(u·2^30, s) with s = 30 ⇒ y = rshr(u, 0)... use s = 31 ⇒ y = rshr(u, 1)
   const one = new Int8Array(cols); one[0] = 1
   const xwHalf = -(-40 + 47 + 31) // s = 31
   cases.push({
     name: 'negative round half up',
     w: { rows, cols, w: neg, scales: new Int32Array([2 ** 30, xwHalf, 2 ** 30, xwHalf, 2 ** 30, xwHalf, 2 ** 30, xwHalf]) },
     x: { a: one, ma: 2 ** 30, xa: -40 },
-    check: (y) => y[0] === 0 && y[1] === 0 && y[2] === -1 && y[3] === 0
+    check: (y) => y[0] === 0 && y[1] === 0 && y[2] === -1 && y[3] === 1
   })
   // the zero vector's scale (2^30, −53)
   const zq = new Int8Array(cols)
@@ -139,7 +140,7 @@ test('4×16 tile edge cases: saturation, negative rounding, zero vector, both en
   cases.push({ name: 'zero vector', w: rw, x: { a: zq, ma: zm, xa: zx }, check: (y) => y.every((v, j) => v === rw.bias![j]) })
   // the largest shift accepted: s = 64 (t = 95)
   const xwMax = -(-22 + 47 + 64)
-  cases.push({ name: 'max shift s = 64', w: { rows, cols, w: full(127).map((v, i) => (i % 2 === 0 ? v : -v)), scales: new Int32Array([2 ** 31 - 1, xwMax, 2 ** 31 - 1, xwMax, 2 ** 31 - 1, xwMax, 2 ** 31 - 1, xwMax]) }, x: { a: full(127), ma: 2 ** 31 - 1, xa: -22 } })
+  cases.push({ name: 'max shift s = 64', w: { rows, cols, w: Int8Array.from({ length: rows * cols }, (_, i) => (i % 2 === 0 ? 127 : -127)), scales: new Int32Array([2 ** 31 - 1, xwMax, 2 ** 31 - 1, xwMax, 2 ** 31 - 1, xwMax, 2 ** 31 - 1, xwMax]) }, x: { a: full(127), ma: 2 ** 31 - 1, xa: -22 } })
   for (const c of cases) {
     const out = tileReference(c.w, c.x)
     if (c.check !== undefined) t.true(c.check(out.y, out.acc), `${c.name}: reference gives ${Array.from(out.y).join(', ')}`)
