@@ -42,14 +42,15 @@ export function domainPower (nConstraints: number, nPublic: number): number {
 /** The largest domain the snarkjs path builds: prepare phase 2 takes minutes at 2^13 and doubles per step. */
 export const SNARKJS_MAX_POWER = 13
 
-export function snarkjsSetup (opts: { cacheDir: string, seed: string, power?: number, log?: (line: string) => void }): SetupDev {
-  const power = opts.power ?? SNARKJS_MAX_POWER
+export function snarkjsSetup (opts: { cacheDir: string, seed: string, maxPower?: number, log?: (line: string) => void }): SetupDev {
+  const maxPower = opts.maxPower ?? SNARKJS_MAX_POWER
   const log = opts.log ?? (() => {})
   const beaconHash = createHash('sha256').update(`${opts.seed}/ptau`).digest('hex')
-  const ptauFile = path.join(opts.cacheDir, `dev_${power}_${beaconHash.slice(0, 16)}.ptau`)
-  let ptau: Promise<string> | undefined
+  // one powers-of-tau file per size, made at the size a circuit needs (each step up doubles the time)
+  const ptaus = new Map<number, Promise<string>>()
 
-  async function preparePtau (): Promise<string> {
+  async function preparePtau (power: number): Promise<string> {
+    const ptauFile = path.join(opts.cacheDir, `dev_${power}_${beaconHash.slice(0, 16)}.ptau`)
     if (existsSync(ptauFile)) return ptauFile
     await mkdir(opts.cacheDir, { recursive: true })
     const snarkjs = await loadSnarkjs()
@@ -78,13 +79,17 @@ export function snarkjsSetup (opts: { cacheDir: string, seed: string, power?: nu
   return {
     name: 'snarkjs',
     async setup (r1csPath, zkeyPath, nConstraints, nPublic) {
-      const need = domainPower(nConstraints, nPublic)
-      if (need > power) {
-        throw new VerimeshError('CONFIG_INVALID', `${path.basename(r1csPath)} needs a 2^${need} domain; the snarkjs development setup stops at 2^${power} (its prepare phase 2 is too slow beyond): use the native setup`, { r1cs: r1csPath, need, power })
+      const need = Math.max(8, domainPower(nConstraints, nPublic))
+      if (need > maxPower) {
+        throw new VerimeshError('CONFIG_INVALID', `${path.basename(r1csPath)} needs a 2^${need} domain; the snarkjs development setup stops at 2^${maxPower} (its prepare phase 2 is too slow beyond): use the native setup`, { r1cs: r1csPath, need, maxPower })
       }
       const t0 = performance.now()
-      ptau ??= preparePtau()
-      ptau.catch(() => { ptau = undefined })
+      let ptau = ptaus.get(need)
+      if (ptau === undefined) {
+        ptau = preparePtau(need)
+        ptaus.set(need, ptau)
+        ptau.catch(() => ptaus.delete(need))
+      }
       const file = await ptau
       const snarkjs = await loadSnarkjs()
       const tmp = `${zkeyPath}.tmp`
