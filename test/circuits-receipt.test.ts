@@ -4,6 +4,8 @@
 // verifies. Also the build cache and the witness worker pool.
 
 import test from 'ava'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { buildCircuits, parseArgs } from '../circuits/build.js'
 import { loadCircuit, loadCompiledCircuit } from '../circuits/circuits.js'
 import { dec, P } from '../circuits/field.js'
@@ -118,6 +120,17 @@ test('receipt proof with the INSECURE dev keys verifies; a changed public signal
   t.deepEqual(publicSignals, receiptPublicSignals(claim))
   t.true(await snarkjs.groth16.verify(c.vkey, publicSignals, proof))
   t.false(await snarkjs.groth16.verify(c.vkey, receiptPublicSignals({ ...claim, epoch: 3 }), proof))
+})
+
+test('the exported Solidity verifier is labelled INSECURE and compiles', async (t) => {
+  t.timeout(3 * 60_000)
+  const c = await loadCircuit('receipt')
+  const src = readFileSync(c.verifierPath, 'utf8')
+  t.regex(src.split('\n')[0]!, /INSECURE DEVELOPMENT SETUP/)
+  const solc = createRequire(import.meta.url)('solc') as { compile: (input: string) => string }
+  const out = JSON.parse(solc.compile(JSON.stringify({ language: 'Solidity', sources: { 'v.sol': { content: src } }, settings: { outputSelection: { '*': { '*': ['abi'] } } } }))) as { errors?: Array<{ severity: string, message: string }>, contracts?: Record<string, Record<string, unknown>> }
+  t.deepEqual((out.errors ?? []).filter((e) => e.severity === 'error').map((e) => e.message), [])
+  t.deepEqual(Object.keys(out.contracts?.['v.sol'] ?? {}), ['Groth16Verifier'])
 })
 
 test('build: a second run finds everything up to date', async (t) => {
