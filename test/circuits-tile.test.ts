@@ -148,6 +148,32 @@ test('4×16 tile edge cases: saturation, negative rounding, zero vector, both en
   }
 })
 
+test('4×16 tile: random shifts over the whole accepted range s ∈ [−31, 64]', async (t) => {
+  t.timeout(5 * 60_000)
+  const rand = rng(6)
+  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
+  const rows = 4
+  const cols = 16
+  let unsaturated = 0
+  for (let i = 0; i < 24; i++) {
+    const xa = int(-53, -22)
+    const scales = new Int32Array(2 * rows)
+    for (let j = 0; j < rows; j++) {
+      const tShift = i < 2 ? (i === 0 ? 0 : 95) : int(0, 95)
+      scales[2 * j] = int(2 ** 29, 2 ** 31 - 1)
+      scales[2 * j + 1] = -xa - 16 - tShift
+    }
+    // small activations now and then, so left shifts do not always saturate
+    const amp = i % 3 === 0 ? 1 : 127
+    const x: TileActivation = { a: Int8Array.from({ length: cols }, () => int(-amp, amp)), ma: int(0, 2 ** 31 - 1), xa, accIn: Int32Array.from({ length: rows }, () => int(-1000, 1000)) }
+    const w: TileWeights = { rows, cols, w: Int8Array.from({ length: rows * cols }, () => int(-128, 127)), scales, bias: Int32Array.from({ length: rows }, () => int(-(2 ** 20), 2 ** 20)) }
+    const out = tileReference(w, x)
+    unsaturated += out.y.filter((v) => Math.abs(v) < 2147483647).length
+    await t.notThrowsAsync(agrees(small, i, w, x))
+  }
+  t.true(unsaturated > 24, 'most rows exercise rounding, not only saturation')
+})
+
 test('4×16 tile: a wrong output, an out-of-range shift or weight fails the witness', async (t) => {
   const rand = rng(4)
   const { w, x } = randomTile(rand, 4, 16, { bias: true })
