@@ -139,7 +139,8 @@ test('build: a second run finds everything up to date', async (t) => {
   t.is(reports.length, 1)
   t.false(reports[0]!.compiled)
   t.false(reports[0]!.setupDone)
-  t.deepEqual(lines, [])
+  // (another test file's build may hold the lock: waiting is fine, working is not)
+  t.deepEqual(lines.filter((l) => !l.startsWith('waiting for the circuits build')), [])
 })
 
 test('build arguments', (t) => {
