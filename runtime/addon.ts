@@ -199,7 +199,7 @@ export interface ZkProverConstructor {
 }
 
 export interface ZkBenchResult { ms: number, n: number, threads: number, kernel: string }
-export interface ZkMsmBenchResult extends ZkBenchResult { group: 'g1' | 'g2', pointsPerSec: number }
+export interface ZkMsmBenchResult extends ZkBenchResult { group: 'g1' | 'g2', pointsPerSec: number, glv?: boolean }
 
 /** Decimal-string view of the prover's arithmetic. Test-only: synchronous, small inputs. */
 export type ZkG1Point = [string, string]
@@ -208,10 +208,12 @@ export type ZkG2Point = [ZkFq2, ZkFq2]
 export interface ZkTestHooks {
   field: (field: 'fq' | 'fr', op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'pow' | 'eq' | 'bytes' | 'mont', a: string, b?: string) => string | boolean
   fq2: (op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'conj' | 'mulByXi', a: ZkFq2, b?: ZkFq2) => ZkFq2
-  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options; window 2..15 forces the window width) */
-  g1: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number }) => unknown
+  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options; window 2..15 forces the window width; glv true/false forces the GLV / plain G1 path) */
+  g1: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number, glv?: boolean }) => unknown
   g2: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number }) => unknown
   ntt: (values: string[], inverse: boolean, opts?: { threads?: number }) => string[]
+  /** G1 GLV split of k < r: [k1, k2, λ] as signed decimals, k ≡ k1 + λ·k2 (mod r), |k1|, |k2| < 2^128. */
+  glvDecompose: (k: string) => [string, string, string]
   /** ffjavascript's Fr.w[k] */
   rootOfUnity: (k: number) => string
   /** Switches the Montgomery multiplication ('adx' needs BMI2 + ADX); false when this CPU cannot run it. */
@@ -271,7 +273,7 @@ interface NativeExports {
   gemmS8Bench: (m: number, n: number, k: number, kernel: EngineKernel | 'auto', threads: number, iters: number) => number
   kernels: () => EngineKernel[]
   ZkProver: ZkProverConstructor
-  zkMsmBench: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2' }) => Promise<ZkMsmBenchResult>
+  zkMsmBench: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2', glv?: boolean }) => Promise<ZkMsmBenchResult>
   zkNttBench: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
   zkTest: ZkTestHooks
   zkSetupDev: (r1csPath: string, zkeyPath: string, opts?: ZkSetupDevOptions) => Promise<ZkSetupDevResult>
@@ -301,7 +303,7 @@ export interface VerimeshAddon {
   /** Native Groth16 prover (BN254, snarkjs .zkey/.wtns); absent in a build older than it. */
   ZkProver?: ZkProverConstructor
   /** Pippenger MSM on n seeded points/scalars (inputs untimed). */
-  zkMsmBench?: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2' }) => Promise<ZkMsmBenchResult>
+  zkMsmBench?: (n: number, opts?: { threads?: number, group?: 'g1' | 'g2', glv?: boolean }) => Promise<ZkMsmBenchResult>
   /** One forward NTT of 2^log2n elements over Fr. */
   zkNttBench?: (log2n: number, opts?: { threads?: number }) => Promise<ZkBenchResult>
   /** Test-only arithmetic hooks. */

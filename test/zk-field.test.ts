@@ -231,6 +231,56 @@ test('msm: the affine-batch bucket path (windows >= 11) equals the naive sum: co
   t.deepEqual(z.g2('msm', g2pts.map(g2), g2ks.map(String), { threads: 2, window: 11 }), g2(s2))
 })
 
+test('glv: k = k1 + λ·k2 (mod r) with |k1|, |k2| < 2^128 for 0, 1, r - 1, λ, λ ± 1, r - λ, 2^253 and random k', t => {
+  const z = hooks()
+  const [, , lamS] = z.glvDecompose('1')
+  const lam = BigInt(lamS)
+  t.is(mod(lam * lam + lam + 1n, R), 0n, 'λ² + λ + 1 = 0 (mod r)')
+  const phi = G1.multiply(lam).toAffine()   // φ(x, y) = (β·x, y) with β³ = 1 (mod p), β ≠ 1
+  t.true(phi.y === 2n && phi.x !== 1n && pow(phi.x, 3n, P) === 1n, 'λ·G1 = φ(G1)')
+  const ks = [0n, 1n, 2n, R - 1n, R - 2n, lam, lam + 1n, lam - 1n, R - lam, 1n << 253n, (1n << 128n) - 1n, 1n << 128n]
+  for (let i = 0; i < 200; i++) ks.push(rand(R))
+  for (const k of ks) {
+    const [a, b] = z.glvDecompose(k.toString()).map(BigInt) as [bigint, bigint]
+    t.is(mod(a + lam * b, R), k, `k = ${k}`)
+    t.true((a < 0n ? -a : a) < 1n << 128n && (b < 0n ? -b : b) < 1n << 128n, `short halves for k = ${k}`)
+  }
+  t.deepEqual(z.glvDecompose('0'), ['0', '0', lamS])
+})
+
+test('msm: the GLV path (G1) equals the plain path and the naive sum (k = 0, 1, r - 1, λ, random; infinity bases; P and -P; both bucket kinds)', t => {
+  const z = hooks()
+  const lam = BigInt(z.glvDecompose('1')[2])
+  const special = [0n, 1n, R - 1n, lam, R - lam, lam + 1n, 2n, (1n << 127n) + 3n]
+  for (const n of [1, 8, 70, 300]) {
+    const base = Array.from({ length: Math.min(n, 23) }, () => G1.multiply(1n + rand(R - 1n)))
+    const pts: G1P[] = []
+    const ks: bigint[] = []
+    for (let i = 0; i < n; i++) {
+      const p = base[i % base.length]!
+      pts.push(i % 19 === 11 ? bn254.G1.Point.ZERO : i % 10 === 7 ? p.negate() : p)
+      ks.push(i % 3 === 0 ? special[i % special.length]! : rand(R))
+    }
+    let sum = bn254.G1.Point.ZERO
+    for (let i = 0; i < n; i++) if (ks[i] !== 0n && !pts[i]!.equals(bn254.G1.Point.ZERO)) sum = sum.add(pts[i]!.multiply(ks[i]!))
+    const want = g1(sum)
+    for (const threads of [1, 2]) {
+      for (const window of [undefined, 4, 11, 13]) {
+        const opts = window === undefined ? { threads } : { threads, window }
+        t.deepEqual(z.g1('msm', pts.map(g1), ks.map(String), { ...opts, glv: true }), want, `glv n=${n} threads=${threads} window=${window}`)
+        t.deepEqual(z.g1('msm', pts.map(g1), ks.map(String), { ...opts, glv: false }), want, `plain n=${n} threads=${threads} window=${window}`)
+      }
+    }
+  }
+  // Single terms: k·G for the edge scalars, and sums that cancel exactly.
+  for (const k of special) {
+    t.deepEqual(z.g1('msm', [g1(G1)], [k.toString()], { threads: 1, glv: true }), k === 0n ? ['0', '0'] : g1(G1.multiply(k)), `k = ${k}`)
+  }
+  const Q = G1.multiply(12345n)
+  t.deepEqual(z.g1('msm', [Q, Q].map(g1), [lam.toString(), (R - lam).toString()], { threads: 1, glv: true }), ['0', '0'])
+  t.deepEqual(z.g1('msm', [Q, Q.negate()].map(g1), [lam.toString(), lam.toString()], { threads: 2, glv: true, window: 12 }), ['0', '0'])
+})
+
 test('ntt: roots of unity are ffjavascript\'s and forward/inverse match a BigInt DFT', t => {
   const z = hooks()
   // ffjavascript: w[28] = 5^t with r - 1 = 2^28·t (5 is the least non-residue), w[k] = w[k+1]^2.

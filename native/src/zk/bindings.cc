@@ -13,6 +13,7 @@
 #include "binfile.h"
 #include "curve.h"
 #include "groth16_prove.h"
+#include "glv.h"
 #include "msm.h"
 #include "ntt.h"
 #include "wtns.h"
@@ -242,8 +243,20 @@ Napi::Value group_op(Napi::Env env, const Napi::CallbackInfo & info) {
                 window = (unsigned) wi;
             }
         }
+        int glv_mode = -1;   // G1 only: -1 default (msm_g1), 0 plain, 1 GLV
+        if (info[3].IsObject()) {
+            Napi::Value gv = info[3].As<Napi::Object>().Get("glv");
+            if (!gv.IsUndefined()) {
+                if (!gv.IsBoolean()) bad("glv must be a boolean");
+                glv_mode = gv.As<Napi::Boolean>().Value() ? 1 : 0;
+            }
+        }
         J r;
-        if constexpr (std::is_same<F, Fq>::value) r = msm_g1(bases.data(), scalars.data(), bases.size(), threads, window);
+        if constexpr (std::is_same<F, Fq>::value) {
+            if (glv_mode == 0) r = msm_g1_plain(bases.data(), scalars.data(), bases.size(), threads, window);
+            else if (glv_mode == 1) r = msm_g1_glv(bases.data(), scalars.data(), bases.size(), threads, window);
+            else r = msm_g1(bases.data(), scalars.data(), bases.size(), threads, window);
+        }
         else r = msm_g2(bases.data(), scalars.data(), bases.size(), threads, window);
         return put_point<C>(env, r.to_affine());
     }
@@ -264,6 +277,21 @@ Napi::Value TestG1(const Napi::CallbackInfo & info) {
 }
 Napi::Value TestG2(const Napi::CallbackInfo & info) {
     return guarded(info.Env(), [&]() { return group_op<G2Codec>(info.Env(), info); });
+}
+
+// glvDecompose(k) -> [k1, k2] as signed decimal strings, k ≡ k1 + λ·k2 (mod r).
+Napi::Value TestGlvDecompose(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value {
+        const U256 k = get_fp<Fr>(info[0], "k").from_mont();
+        U256 k1, k2; bool n1, n2;
+        glv::decompose(k, k1, n1, k2, n2);
+        Napi::Array a = Napi::Array::New(env, 3);
+        a.Set((uint32_t) 0, (n1 ? "-" : "") + Fr::u256_to_dec(k1));
+        a.Set((uint32_t) 1, (n2 ? "-" : "") + Fr::u256_to_dec(k2));
+        a.Set((uint32_t) 2, Fr::u256_to_dec(U256{ { glv::LAMBDA[0], glv::LAMBDA[1], glv::LAMBDA[2], glv::LAMBDA[3] } }));
+        return a;
+    });
 }
 
 // ntt(values, inverse, threads) with n = values.length (a power of two).
@@ -583,8 +611,8 @@ void bench_inputs(size_t n, const Affine<F> & g, std::vector<Affine<F>> & bases,
 class BenchWorker : public Napi::AsyncWorker {
 public:
     enum Kind { MSM_G1, MSM_G2, NTT };
-    BenchWorker(Napi::Env env, Kind kind, size_t n, int threads)
-        : Napi::AsyncWorker(env, "verimesh:zkBench"), kind_(kind), n_(n), threads_(threads), deferred_(env) {}
+    BenchWorker(Napi::Env env, Kind kind, size_t n, int threads, bool glv = true)
+        : Napi::AsyncWorker(env, "verimesh:zkBench"), kind_(kind), n_(n), threads_(threads), glv_(glv), deferred_(env) {}
     Napi::Promise promise() { return deferred_.Promise(); }
     void Execute() override {
         try {
@@ -599,7 +627,7 @@ public:
                 std::vector<G1Affine> b; std::vector<U256> s;
                 bench_inputs(n_, g1_generator(), b, s);
                 const auto t0 = Clock::now();
-                G1Jac r = msm_g1(b.data(), s.data(), n_, threads_);
+                G1Jac r = glv_ ? msm_g1(b.data(), s.data(), n_, threads_) : msm_g1_plain(b.data(), s.data(), n_, threads_);
                 ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
                 (void) r;
             } else {
@@ -624,6 +652,7 @@ public:
         if (kind_ != NTT) {
             o.Set("group", kind_ == MSM_G1 ? "g1" : "g2");
             o.Set("pointsPerSec", (double) n_ / (ms_ / 1000.0));
+            if (kind_ == MSM_G1) o.Set("glv", glv_);
         }
         deferred_.Resolve(o);
     }
@@ -632,6 +661,7 @@ private:
     Kind kind_;
     size_t n_;
     int threads_;
+    bool glv_;
     Napi::Promise::Deferred deferred_;
     double ms_ = 0;
 };
@@ -652,7 +682,15 @@ Napi::Value MsmBench(const Napi::CallbackInfo & info) {
                 else if (gs != "g1") bad("group must be 'g1' or 'g2'");
             }
         }
-        BenchWorker * w = new BenchWorker(env, kind, (size_t) n, threads);
+        bool glv = true;   // { glv: false }: G1 without the endomorphism (comparison)
+        if (info[1].IsObject()) {
+            Napi::Value gv = info[1].As<Napi::Object>().Get("glv");
+            if (!gv.IsUndefined()) {
+                if (!gv.IsBoolean()) bad("glv must be a boolean");
+                glv = gv.As<Napi::Boolean>().Value();
+            }
+        }
+        BenchWorker * w = new BenchWorker(env, kind, (size_t) n, threads, glv);
         Napi::Promise p = w->promise();
         w->Queue();
         return p;
@@ -684,6 +722,7 @@ void init(Napi::Env env, Napi::Object exports) {
     t.Set("g1", Napi::Function::New(env, TestG1, "g1"));
     t.Set("g2", Napi::Function::New(env, TestG2, "g2"));
     t.Set("ntt", Napi::Function::New(env, TestNtt, "ntt"));
+    t.Set("glvDecompose", Napi::Function::New(env, TestGlvDecompose, "glvDecompose"));
     t.Set("rootOfUnity", Napi::Function::New(env, TestRootOfUnity, "rootOfUnity"));
     t.Set("setMulKernel", Napi::Function::New(env, TestSetMulKernel, "setMulKernel"));
     t.Set("mulKernel", Napi::Function::New(env, TestMulKernel, "mulKernel"));

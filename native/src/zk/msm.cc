@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../engine/thread_pool.h"
+#include "glv.h"
 
 namespace vm_zk {
 
@@ -114,16 +115,20 @@ private:
 // Affine batches pay off once there are enough buckets for few collisions.
 constexpr unsigned AFFINE_MIN_BITS = 11;
 
+unsigned window_bits_for(size_t n, unsigned bits);
+
+// bits: the scalars are < 2^bits (254 plain, 128 for GLV halves).
 template <class F>
-Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits,
+                unsigned bits = SCALAR_BITS) {
     using J = Jacobian<F>;
     if (threads < 1) threads = 1;
     size_t nonzero = 0;
     for (size_t i = 0; i < n; ++i) nonzero += !scalars[i].is_zero();
     if (nonzero == 0) return J::infinity();
 
-    const unsigned c = window_bits >= 2 && window_bits <= 15 ? window_bits : msm_window_bits(nonzero);
-    const unsigned W = SCALAR_BITS / c + 1;          // c·W >= 255: the top digit absorbs the last carry
+    const unsigned c = window_bits >= 2 && window_bits <= 15 ? window_bits : window_bits_for(nonzero, bits);
+    const unsigned W = bits / c + 1;                 // c·W >= bits + 1: the top digit absorbs the last carry
     const int half = 1 << (c - 1);
 
     // Signed digits, window-major so a work item streams through one row.
@@ -311,11 +316,12 @@ bool msm_table_build(G2Table & t, const G2Affine * bases, size_t n, int threads,
 G1Jac msm_g1(const G1Table & t, const U256 * scalars, int threads) { return table_msm<Fq>(t, scalars, threads); }
 G2Jac msm_g2(const G2Table & t, const U256 * scalars, int threads) { return table_msm<Fq2>(t, scalars, threads); }
 
-unsigned msm_window_bits(size_t n) {
+namespace {
+unsigned window_bits_for(size_t n, unsigned bits) {
     unsigned best = 2;
     double best_cost = 1e300;
     for (unsigned c = 2; c <= 15; ++c) {
-        const double windows = SCALAR_BITS / c + 1;
+        const double windows = bits / c + 1;
         // In field multiplications: a point costs ~11 (Jacobian + affine) or ~7
         // (affine batches); a bucket's reduction ~27 (one mixed, one full addition).
         const double per_point = c >= AFFINE_MIN_BITS ? 7.0 : 11.0;
@@ -325,8 +331,52 @@ unsigned msm_window_bits(size_t n) {
     return best;
 }
 
-G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+// GLV pays from a few hundred points on (it halves the windows, and so the
+// per-window bucket reductions and doublings, for one Fq multiplication and a
+// short decomposition per point).
+constexpr size_t GLV_MIN_POINTS = 64;
+} // namespace
+
+unsigned msm_window_bits(size_t n) { return window_bits_for(n, SCALAR_BITS); }
+
+G1Jac msm_g1_plain(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
     return msm<Fq>(bases, scalars, n, threads, window_bits);
+}
+
+G1Jac msm_g1_glv(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    if (threads < 1) threads = 1;
+    // Terms 2i, 2i+1: (±P_i, |k1|), (±φ(P_i), |k2|); the signs go on the points.
+    std::vector<G1Affine> b2(2 * n);
+    std::vector<U256> s2(2 * n);
+    std::atomic<bool> ok{true};
+    const Fq & beta = glv::beta();
+    auto body = [&](int tid, int nt) {
+        const size_t lo = n * (size_t) tid / (size_t) nt, hi = n * (size_t) (tid + 1) / (size_t) nt;
+        bool good = true;
+        for (size_t i = lo; i < hi; ++i) {
+            const G1Affine & p = bases[i];
+            if (scalars[i].is_zero() || p.is_inf()) {
+                b2[2 * i] = b2[2 * i + 1] = G1Affine::infinity();
+                s2[2 * i] = s2[2 * i + 1] = U256{ { 0, 0, 0, 0 } };
+                continue;
+            }
+            bool n1, n2;
+            glv::decompose(scalars[i], s2[2 * i], n1, s2[2 * i + 1], n2);
+            good &= glv::fits(s2[2 * i]) & glv::fits(s2[2 * i + 1]);
+            b2[2 * i] = n1 ? p.neg() : p;
+            const G1Affine q{ p.x * beta, p.y };
+            b2[2 * i + 1] = n2 ? q.neg() : q;
+        }
+        if (!good) ok.store(false, std::memory_order_relaxed);
+    };
+    if (threads > 1 && n >= 4096) vm_engine::cpu_pool().run(threads, body); else body(0, 1);
+    if (!ok.load()) return msm<Fq>(bases, scalars, n, threads, window_bits);   // unreachable (bound proven by the lattice)
+    return msm<Fq>(b2.data(), s2.data(), 2 * n, threads, window_bits, glv::BITS);
+}
+
+G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    if (n < GLV_MIN_POINTS) return msm_g1_plain(bases, scalars, n, threads, window_bits);
+    return msm_g1_glv(bases, scalars, n, threads, window_bits);
 }
 
 G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
