@@ -33,7 +33,7 @@ export const CACHE = path.join(ROOT, '.verimesh', 'bench-prover')
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n
 
 /**
- * Largest log2 size compiled with circom2 (2 min 37 s at 2^18 on the 2-core dev machine;
+ * Largest log2 size compiled with circom2 (2.6–3.7 min at 2^18 on the 2-core dev machine;
  * see README.md). VERIMESH_BENCH_PROVER_CIRCOM_MAX overrides it (to exercise the TS path).
  */
 export const CIRCOM_MAX_LOG = Number(process.env.VERIMESH_BENCH_PROVER_CIRCOM_MAX ?? '') || 18

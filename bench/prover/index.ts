@@ -109,7 +109,9 @@ async function measureProve (ctx: SuiteContext, addon: VerimeshAddon, snarkjs: S
   // its time; it still parses the zkey on every call: its API has no loaded-key form).
   const zkeyMem = { type: 'mem' as const, data: new Uint8Array(await readFile(w.zkeyPath)) }
   const rounds = roundsFor(log2Domain, ctx.quick)
-  const warm = warmSnarkjs ? 1 : 0
+  // A warm-up round (untimed) before every workload up to 2^18: snarkjs's first proof at a
+  // new size is slower (its wasm memories grow); in --quick only before the first workload.
+  const warm = warmSnarkjs || (!ctx.quick && log2Domain <= 18) ? 1 : 0
   const sj: number[] = []
   const nat = configs.map(() => THREADS.map(() => [] as Array<{ totalMs: number, msmMs: number, nttMs: number, abcMs: number }>))
   let kernel = ''
