@@ -208,9 +208,9 @@ export type ZkG2Point = [ZkFq2, ZkFq2]
 export interface ZkTestHooks {
   field: (field: 'fq' | 'fr', op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'pow' | 'eq' | 'bytes' | 'mont', a: string, b?: string) => string | boolean
   fq2: (op: 'add' | 'sub' | 'mul' | 'sqr' | 'neg' | 'inv' | 'conj' | 'mulByXi', a: ZkFq2, b?: ZkFq2) => ZkFq2
-  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options; window 2..15 forces the window width; glv true/false forces the GLV / plain G1 path) */
+  /** ops: generator, onCurve, neg, dbl, add, addMixed, eq, mul (q = scalar), batchAffine (p = points), msm (p = points, q = scalars, then options; window 2..15 forces the window width; glv true/false forces the GLV / plain path) */
   g1: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number, glv?: boolean }) => unknown
-  g2: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number }) => unknown
+  g2: (op: string, p?: unknown, q?: unknown, opts?: { threads?: number, window?: number, glv?: boolean }) => unknown
   ntt: (values: string[], inverse: boolean, opts?: { threads?: number }) => string[]
   /** G1 GLV split of k < r: [k1, k2, λ] as signed decimals, k ≡ k1 + λ·k2 (mod r), |k1|, |k2| < 2^128. */
   glvDecompose: (k: string) => [string, string, string]

@@ -281,6 +281,36 @@ test('msm: the GLV path (G1) equals the plain path and the naive sum (k = 0, 1, 
   t.deepEqual(z.g1('msm', [Q, Q.negate()].map(g1), [lam.toString(), lam.toString()], { threads: 2, glv: true, window: 12 }), ['0', '0'])
 })
 
+test('msm: the GLV path (G2, φ(x, y) = (β²·x, y)) equals the plain path and the naive sum', t => {
+  const z = hooks()
+  const lam = BigInt(z.glvDecompose('1')[2])
+  const special = [0n, 1n, R - 1n, lam, R - lam, 2n]
+  for (const n of [1, 5, 70]) {
+    const base = Array.from({ length: Math.min(n, 9) }, () => G2.multiply(1n + rand(R - 1n)))
+    const pts: G2P[] = []
+    const ks: bigint[] = []
+    for (let i = 0; i < n; i++) {
+      const p = base[i % base.length]!
+      pts.push(i % 13 === 6 ? bn254.G2.Point.ZERO : i % 10 === 7 ? p.negate() : p)
+      ks.push(i % 3 === 0 ? special[i % special.length]! : rand(R))
+    }
+    let sum = bn254.G2.Point.ZERO
+    for (let i = 0; i < n; i++) if (ks[i] !== 0n && !pts[i]!.equals(bn254.G2.Point.ZERO)) sum = sum.add(pts[i]!.multiply(ks[i]!))
+    const want = g2(sum)
+    for (const threads of [1, 2]) {
+      for (const window of [undefined, 5, 11]) {
+        const opts = window === undefined ? { threads } : { threads, window }
+        t.deepEqual(z.g2('msm', pts.map(g2), ks.map(String), { ...opts, glv: true }), want, `glv n=${n} threads=${threads} window=${window}`)
+        t.deepEqual(z.g2('msm', pts.map(g2), ks.map(String), { ...opts, glv: false }), want, `plain n=${n} threads=${threads} window=${window}`)
+      }
+    }
+  }
+  for (const k of special) {
+    const want = k === 0n ? [['0', '0'], ['0', '0']] : g2(G2.multiply(k))
+    t.deepEqual(z.g2('msm', [g2(G2)], [k.toString()], { threads: 1, glv: true }), want, `k = ${k}`)
+  }
+})
+
 test('ntt: roots of unity are ffjavascript\'s and forward/inverse match a BigInt DFT', t => {
   const z = hooks()
   // ffjavascript: w[28] = 5^t with r - 1 = 2^28·t (5 is the least non-residue), w[k] = w[k+1]^2.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "../engine/thread_pool.h"
@@ -343,20 +344,30 @@ G1Jac msm_g1_plain(const G1Affine * bases, const U256 * scalars, size_t n, int t
     return msm<Fq>(bases, scalars, n, threads, window_bits);
 }
 
-G1Jac msm_g1_glv(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+namespace {
+// φ(x, y) = (ω·x, y) with ω ∈ Fq a cube root of unity acts as λ on G1 (ω = β)
+// and on G2 (ω = β², checked against noble: λ·G2 = (β²·x, y)).
+inline G1Affine endo(const G1Affine & p) { return { p.x * glv::beta(), p.y }; }
+inline G2Affine endo(const G2Affine & p) {
+    static const Fq b2 = glv::beta().sqr();
+    return { p.x.mul_by_fq(b2), p.y };
+}
+
+template <class F>
+Jacobian<F> msm_glv(const Affine<F> * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    using A = Affine<F>;
     if (threads < 1) threads = 1;
     // Terms 2i, 2i+1: (±P_i, |k1|), (±φ(P_i), |k2|); the signs go on the points.
-    std::vector<G1Affine> b2(2 * n);
+    std::vector<A> b2(2 * n);
     std::vector<U256> s2(2 * n);
     std::atomic<bool> ok{true};
-    const Fq & beta = glv::beta();
     auto body = [&](int tid, int nt) {
         const size_t lo = n * (size_t) tid / (size_t) nt, hi = n * (size_t) (tid + 1) / (size_t) nt;
         bool good = true;
         for (size_t i = lo; i < hi; ++i) {
-            const G1Affine & p = bases[i];
+            const A & p = bases[i];
             if (scalars[i].is_zero() || p.is_inf()) {
-                b2[2 * i] = b2[2 * i + 1] = G1Affine::infinity();
+                b2[2 * i] = b2[2 * i + 1] = A::infinity();
                 s2[2 * i] = s2[2 * i + 1] = U256{ { 0, 0, 0, 0 } };
                 continue;
             }
@@ -364,23 +375,41 @@ G1Jac msm_g1_glv(const G1Affine * bases, const U256 * scalars, size_t n, int thr
             glv::decompose(scalars[i], s2[2 * i], n1, s2[2 * i + 1], n2);
             good &= glv::fits(s2[2 * i]) & glv::fits(s2[2 * i + 1]);
             b2[2 * i] = n1 ? p.neg() : p;
-            const G1Affine q{ p.x * beta, p.y };
+            const A q = endo(p);
             b2[2 * i + 1] = n2 ? q.neg() : q;
         }
         if (!good) ok.store(false, std::memory_order_relaxed);
     };
     if (threads > 1 && n >= 4096) vm_engine::cpu_pool().run(threads, body); else body(0, 1);
-    if (!ok.load()) return msm<Fq>(bases, scalars, n, threads, window_bits);   // unreachable (bound proven by the lattice)
-    return msm<Fq>(b2.data(), s2.data(), 2 * n, threads, window_bits, glv::BITS);
+    if (!ok.load()) return msm<F>(bases, scalars, n, threads, window_bits);   // unreachable (bound proven by the lattice)
+    return msm<F>(b2.data(), s2.data(), 2 * n, threads, window_bits, glv::BITS);
+}
+
+// VERIMESH_ZK_GLV=0: the plain paths (A/B benchmarks of whole proofs; same results).
+bool glv_enabled() {
+    static const bool on = [] { const char * e = std::getenv("VERIMESH_ZK_GLV"); return !(e && e[0] == '0'); }();
+    return on;
+}
+} // namespace
+
+G1Jac msm_g1_glv(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    return msm_glv<Fq>(bases, scalars, n, threads, window_bits);
+}
+G2Jac msm_g2_glv(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    return msm_glv<Fq2>(bases, scalars, n, threads, window_bits);
+}
+G2Jac msm_g2_plain(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
+    return msm<Fq2>(bases, scalars, n, threads, window_bits);
 }
 
 G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
-    if (n < GLV_MIN_POINTS) return msm_g1_plain(bases, scalars, n, threads, window_bits);
+    if (n < GLV_MIN_POINTS || !glv_enabled()) return msm_g1_plain(bases, scalars, n, threads, window_bits);
     return msm_g1_glv(bases, scalars, n, threads, window_bits);
 }
 
 G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits) {
-    return msm<Fq2>(bases, scalars, n, threads, window_bits);
+    if (n < GLV_MIN_POINTS || !glv_enabled()) return msm_g2_plain(bases, scalars, n, threads, window_bits);
+    return msm_g2_glv(bases, scalars, n, threads, window_bits);
 }
 
 } // namespace vm_zk

@@ -20,11 +20,13 @@ unsigned msm_window_bits(size_t n);
 // window_bits 0: msm_window_bits(number of non-zero scalars); else 2..15 (tests).
 G1Jac msm_g1(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
 G2Jac msm_g2(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
-// msm_g1 splits each scalar by the GLV endomorphism (glv.h) from 64 points on:
-// 2n terms of 128 bits, so half the windows. These two force one path (tests,
-// benchmarks); all three return the same point.
+// msm_g1 and msm_g2 split each scalar by the GLV endomorphism (glv.h) from 64
+// points on: 2n terms of 128 bits, so half the windows. The _plain / _glv
+// variants force one path (tests, benchmarks); all return the same point.
 G1Jac msm_g1_plain(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
 G1Jac msm_g1_glv(const G1Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
+G2Jac msm_g2_plain(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
+G2Jac msm_g2_glv(const G2Affine * bases, const U256 * scalars, size_t n, int threads, unsigned window_bits = 0);
 
 // Fixed-base tables for repeated MSMs over the same bases (a prover's zkey):
 // pts[j·n + i] = 2^(c·j)·base_i for every window j, so all windows share one set
