@@ -244,7 +244,7 @@ async function msmNtt (ctx: SuiteContext, addon: VerimeshAddon): Promise<Metric[
         const rs = []
         for (let i = 0; i < reps; i++) rs.push(await addon.zkMsmBench!(1 << k, { threads, group }))
         const ms = median(rs.map(r => r.ms))
-        out.push(metric({ name: `MSM ${group.toUpperCase()} 2^${k} ${threads}T`, value: (1 << k) / (ms / 1000), unit: 'points/s', better: 'higher', note: `${r1(ms)} ms, median of ${reps}; Pippenger on seeded random points/scalars, no fixed-base tables; kernel ${rs[0]!.kernel}; load ${load1()}` }))
+        out.push(metric({ name: `MSM ${group.toUpperCase()} 2^${k} ${threads}T`, value: (1 << k) / (ms / 1000), unit: 'points/s', better: 'higher', note: `${r1(ms)} ms, median of ${reps}; Pippenger on seeded random points/scalars, no fixed-base tables; kernel ${rs[0]!.kernel}${rs[0]!.glv === undefined ? '' : `, GLV ${rs[0]!.glv ? 'on' : 'off'}`} (the addon's default path); load ${load1()}` }))
       }
     }
     for (const threads of THREADS) {
