@@ -25,7 +25,7 @@ export interface SnarkjsApi {
     exportSolidityVerifier: (zkey: FileArg, templates: Record<string, string>, logger?: unknown) => Promise<string>
   }
   groth16: {
-    prove: (zkey: FileArg, wtns: FileArg, logger?: unknown) => Promise<{ proof: Groth16ProofJson, publicSignals: string[] }>
+    prove: (zkey: FileArg, wtns: FileArg, logger?: unknown, options?: { singleThread?: boolean }) => Promise<{ proof: Groth16ProofJson, publicSignals: string[] }>
     verify: (vkey: unknown, publicSignals: readonly string[], proof: Groth16ProofJson, logger?: unknown) => Promise<boolean>
   }
   wtns: {
@@ -46,8 +46,28 @@ const SNARKJS = 'snarkjs'
 const FFJAVASCRIPT = 'ffjavascript'
 let cached: Promise<SnarkjsApi> | undefined
 
+/**
+ * Import a module that pulls in ffjavascript (snarkjs, circom_runtime) from any thread.
+ * ffjavascript loads the `web-worker` package, which decides at load time which side of
+ * a worker it is on from `isMainThread`: inside a Piscina worker it would take itself
+ * for one of its own workers, rewrite the global scope and crash on the missing
+ * workerData. So in a worker thread the flag reads true while the import runs;
+ * ffjavascript's own threads then start as nested workers and see the truth.
+ */
+export async function importWithFfjavascript (specifier: string): Promise<unknown> {
+  const wt = (await import('node:worker_threads')).default
+  if (wt.isMainThread) return await import(specifier)
+  Object.defineProperty(wt, 'isMainThread', { value: true, configurable: true, writable: true, enumerable: true })
+  try {
+    return await import(specifier)
+  } finally {
+    Object.defineProperty(wt, 'isMainThread', { value: false, configurable: true, writable: true, enumerable: true })
+  }
+}
+
+/** snarkjs, loaded once per thread (main thread or worker). */
 export async function loadSnarkjs (): Promise<SnarkjsApi> {
-  cached ??= import(SNARKJS) as Promise<SnarkjsApi>
+  cached ??= importWithFfjavascript(SNARKJS) as Promise<SnarkjsApi>
   return await cached
 }
 

@@ -4,10 +4,10 @@
 
 import { readFile } from 'node:fs/promises'
 import os from 'node:os'
-import path from 'node:path'
 import { Piscina } from 'piscina'
 import { VerimeshError, type WireError } from '../runtime/errors.js'
 import type { CircuitInput } from './input.js'
+import { importWithFfjavascript } from './snarkjs.js'
 
 export interface WitnessTask {
   /** Absolute path of the circuit's .wasm calculator. */
@@ -22,46 +22,51 @@ export async function computeWitness (circuit: { name: string, wasmPath: string 
   return await calculate({ wasmPath: circuit.wasmPath, input, circuit: circuit.name })
 }
 
-interface Calculator { calculateWTNSBin: (input: unknown, sanityCheck: number) => Promise<Uint8Array> }
-type Builder = (code: Uint8Array, options?: unknown) => Promise<Calculator>
+interface Calculator { calculateWTNSBin: (input: unknown, sanityCheck: boolean) => Promise<Uint8Array> }
+type Builder = (code: Uint8Array) => Promise<Calculator>
 
-const builders = new Map<string, Promise<{ build: Builder, wasm: Uint8Array }>>()
+const CIRCOM_RUNTIME = 'circom_runtime'
 
 /**
- * circom's generated witness_calculator.js next to the .wasm, evaluated as the CommonJS
- * module it is (it requires nothing; the repository's "type": "module" would make Node
- * read it as ESM), plus the wasm bytes: read once per circuit. snarkjs's copy of the same
- * calculator is not used because snarkjs cannot be imported inside a worker thread.
+ * circom's witness calculator for a .wasm: circom_runtime's builder (the code circom
+ * also emits as witness_calculator.js, and what snarkjs uses), so that the .wasm alone
+ * is enough. Imported through importWithFfjavascript: it loads ffjavascript, which
+ * cannot be imported plainly inside a worker thread.
  */
-async function builderFor (wasmPath: string): Promise<{ build: Builder, wasm: Uint8Array }> {
-  let p = builders.get(wasmPath)
-  if (p === undefined) {
-    p = (async () => {
-      const source = await readFile(path.join(path.dirname(wasmPath), 'witness_calculator.js'), 'utf8')
-      const mod: { exports: unknown } = { exports: {} }
-      // eslint-disable-next-line @typescript-eslint/no-implied-eval
-      new Function('module', 'exports', source)(mod, mod.exports)
-      if (typeof mod.exports !== 'function') throw new VerimeshError('PROVER_UNAVAILABLE', `${wasmPath}: witness_calculator.js exports no builder`)
-      return { build: mod.exports as Builder, wasm: new Uint8Array(await readFile(wasmPath)) }
-    })()
-    builders.set(wasmPath, p)
-    p.catch(() => builders.delete(wasmPath))
+async function buildCalculator (wasmPath: string): Promise<Calculator> {
+  const { WitnessCalculatorBuilder } = await importWithFfjavascript(CIRCOM_RUNTIME) as { WitnessCalculatorBuilder: Builder }
+  return await WitnessCalculatorBuilder(new Uint8Array(await readFile(wasmPath)))
+}
+
+/**
+ * One calculator per circuit, kept: building one compiles the WebAssembly and reserves its
+ * memory, which cost ~300 ms per witness when done every time; a kept one computes the
+ * receipt witness in ~10 ms. After a failure it is dropped, because circom's calculator
+ * keeps the error text of earlier calls.
+ */
+const calculators = new Map<string, Promise<Calculator>>()
+
+async function calculatorFor (wasmPath: string): Promise<Calculator> {
+  let c = calculators.get(wasmPath)
+  if (c === undefined) {
+    c = buildCalculator(wasmPath)
+    calculators.set(wasmPath, c)
+    c.catch(() => calculators.delete(wasmPath))
   }
-  return await p
+  return await c
 }
 
 export async function calculate (task: WitnessTask): Promise<Uint8Array> {
-  let b: { build: Builder, wasm: Uint8Array }
+  let calc: Calculator
   try {
-    b = await builderFor(task.wasmPath)
+    calc = await calculatorFor(task.wasmPath)
   } catch (err) {
     throw VerimeshError.from(err, 'PROVER_UNAVAILABLE', { circuit: task.circuit, wasm: task.wasmPath })
   }
   try {
-    // A fresh instance per witness: the calculator accumulates error text across calls.
-    const calc = await b.build(b.wasm)
-    return await calc.calculateWTNSBin(task.input, 0)
+    return await calc.calculateWTNSBin(task.input, true)
   } catch (err) {
+    calculators.delete(task.wasmPath)
     const msg = (err as Error).message ?? String(err)
     // circom's calculator reports a failed `===` as "Assert Failed" (with the template and
     // line), unknown or missing signals by name: the input does not satisfy the circuit.

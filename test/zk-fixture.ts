@@ -12,6 +12,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
+import { loadSnarkjs as loadShared } from '../circuits/snarkjs.js'
+
 const execFileP = promisify(execFile)
 
 /** The snarkjs API surface the tests use (snarkjs ships no type declarations). */
@@ -34,9 +36,9 @@ export interface Snarkjs {
   curves: { getCurveFromName: (name: string) => Promise<{ terminate: () => Promise<void> }> }
 }
 
+/** snarkjs through the one loader (circuits/snarkjs.ts), seen through the tests' typed slice. */
 export async function loadSnarkjs (): Promise<Snarkjs> {
-  const name = 'snarkjs'   // a variable specifier: the package has no .d.ts
-  return await import(name) as Snarkjs
+  return await loadShared() as unknown as Snarkjs
 }
 
 /** The repository root (circom2 can only read files below its working directory). */

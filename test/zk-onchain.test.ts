@@ -13,7 +13,7 @@ import { isVerimeshError } from '../runtime/errors.js'
 import { buildCircuits } from '../circuits/build.js'
 import { loadCircuit, type LoadedCircuit } from '../circuits/circuits.js'
 import { mlpInput } from '../circuits/iris/input.js'
-import { loadSnarkjs } from '../circuits/snarkjs.js'
+import { loadSnarkjs, releaseSnarkjsCurve } from '../circuits/snarkjs.js'
 import { computeWitness } from '../circuits/witness.js'
 
 let chain: EmbeddedChain
@@ -34,6 +34,8 @@ test.before(async (t) => {
 test.after.always(async () => {
   provider?.destroy()
   await chain?.stop()
+  // snarkjs keeps a global BN254 curve whose worker threads would keep this process alive.
+  await releaseSnarkjsCurve()
 })
 
 async function witnessFor (sample: number): Promise<Uint8Array> {

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { VerimeshError } from '../../runtime/errors.js'
+import { repoRoot } from '../../circuits/registry.js'
 
 /** The circuit that proves a receipt (its input encoding: circuits/, receiptInput). */
 export const RECEIPT_CIRCUIT = 'receipt'
@@ -23,19 +23,8 @@ export interface CircuitArtifacts {
   readonly vkey: string
 }
 
-/** Nearest ancestor holding package.json: the repository or installed package root. */
-function packageRoot (): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url))
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir
-    const parent = path.dirname(dir)
-    if (parent === dir) return process.cwd()
-    dir = parent
-  }
-}
-
 export function defaultCircuitsDir (): string {
-  return path.join(packageRoot(), 'circuits', 'build')
+  return path.join(repoRoot(), 'circuits', 'build')
 }
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
