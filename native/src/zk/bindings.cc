@@ -15,6 +15,7 @@
 #include "groth16_prove.h"
 #include "glv.h"
 #include "msm.h"
+#include "napi_errors.h"
 #include "ntt.h"
 #include "wtns.h"
 #include "zkey.h"
@@ -24,13 +25,6 @@ namespace vm_zk {
 
 namespace {
 
-
-Napi::Error coded_error(Napi::Env env, const std::string & code, const std::string & msg) {
-    Napi::Error e = Napi::Error::New(env, msg);
-    e.Set("code", Napi::String::New(env, code));
-    return e;
-}
-
 Napi::Value rejected(Napi::Env env, const Napi::Error & e) {
     Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
     d.Reject(e.Value());
@@ -38,22 +32,6 @@ Napi::Value rejected(Napi::Env env, const Napi::Error & e) {
 }
 
 [[noreturn]] void bad(const std::string & msg) { throw ZkError("ZK_BAD_INPUT", msg); }
-
-// Runs fn and turns ZkError / bad_alloc / other exceptions into coded JS errors.
-template <class Fn>
-Napi::Value guarded(Napi::Env env, Fn fn) {
-    try {
-        return fn();
-    } catch (const ZkError & e) {
-        throw coded_error(env, e.code, e.what());
-    } catch (const std::bad_alloc &) {
-        throw coded_error(env, "INTERNAL", "out of memory");
-    } catch (const Napi::Error &) {
-        throw;
-    } catch (const std::exception & e) {
-        throw coded_error(env, "INTERNAL", e.what());
-    }
-}
 
 int get_threads(const Napi::Value & opts) {
     if (opts.IsUndefined() || opts.IsNull()) return vm_engine::default_threads();

@@ -117,6 +117,8 @@ private:
 constexpr unsigned AFFINE_MIN_BITS = 11;
 
 unsigned window_bits_for(size_t n, unsigned bits);
+// Signed digits of n scalars for windows of c bits, window-major: digits[w·n + i].
+std::vector<int16_t> recode_all(const U256 * scalars, size_t n, unsigned c, unsigned W, int threads);
 
 // bits: the scalars are < 2^bits (254 plain, 128 for GLV halves).
 template <class F>
@@ -131,22 +133,7 @@ Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int thr
     const unsigned c = window_bits >= 2 && window_bits <= 15 ? window_bits : window_bits_for(nonzero, bits);
     const unsigned W = bits / c + 1;                 // c·W >= bits + 1: the top digit absorbs the last carry
     const int half = 1 << (c - 1);
-
-    // Signed digits, window-major so a work item streams through one row.
-    std::vector<int16_t> digits((size_t) W * n);
-    auto recode = [&](int tid, int nt) {
-        const size_t lo = n * (size_t) tid / (size_t) nt, hi = n * (size_t) (tid + 1) / (size_t) nt;
-        for (size_t i = lo; i < hi; ++i) {
-            int carry = 0;
-            for (unsigned w = 0; w < W; ++w) {
-                int d = (int) bits_at(scalars[i], w * c, c) + carry;
-                carry = 0;
-                if (d > half) { d -= 1 << c; carry = 1; }
-                digits[(size_t) w * n + i] = (int16_t) d;
-            }
-        }
-    };
-    if (threads > 1 && n >= 4096) vm_engine::cpu_pool().run(threads, recode); else recode(0, 1);
+    const std::vector<int16_t> digits = recode_all(scalars, n, c, W, threads);
 
     // Enough chunks per window that every thread has work and the tail is short.
     size_t chunks = 1;
@@ -207,7 +194,6 @@ Jacobian<F> msm(const Affine<F> * bases, const U256 * scalars, size_t n, int thr
     return result;
 }
 
-// Signed digits of n scalars for windows of c bits, window-major: digits[w·n + i].
 std::vector<int16_t> recode_all(const U256 * scalars, size_t n, unsigned c, unsigned W, int threads) {
     const int half = 1 << (c - 1);
     std::vector<int16_t> digits((size_t) W * n);

@@ -15,32 +15,12 @@
 
 #include "../engine/thread_pool.h"
 #include "groth16_verify.h"
+#include "napi_errors.h"
 #include "setup_dev.h"
 
 namespace vm_zk {
 
 namespace {
-
-Napi::Error coded_error(Napi::Env env, const std::string & code, const std::string & msg) {
-    Napi::Error e = Napi::Error::New(env, msg);
-    e.Set("code", Napi::String::New(env, code));
-    return e;
-}
-
-template <class Fn>
-Napi::Value guarded(Napi::Env env, Fn fn) {
-    try {
-        return fn();
-    } catch (const ZkError & e) {
-        throw coded_error(env, e.code, e.what());
-    } catch (const std::bad_alloc &) {
-        throw coded_error(env, "INTERNAL", "out of memory");
-    } catch (const Napi::Error &) {
-        throw;
-    } catch (const std::exception & e) {
-        throw coded_error(env, "INTERNAL", e.what());
-    }
-}
 
 // ---------------------------------------------------------------------------
 // zkSetupDev
