@@ -187,7 +187,7 @@ export interface ZkProverLoadOptions {
    * load time and memory; a table over `tableMaxMB` is skipped and that MSM runs without one.
    */
   tables?: boolean
-  /** Cap per table (five tables: A, B1, B2, C, H), MiB; default 48 (a 2^12 circuit fits, 2^16 does not). */
+  /** Cap per table (five tables: A, B1, B2, C, H), MiB; default 80 (all of a 2^12 circuit; the four G1 tables of a 2^16 one, about 285 MB). */
   tableMaxMB?: number
 }
 
