@@ -354,3 +354,24 @@ test('config: the prover section is validated field by field; old verification m
   for (const mode of ['quorum', 'none', 'proof']) t.true(Value.Check(VerificationMode, mode))
   t.false(Value.Check(VerificationMode, 'zk'))
 })
+
+test.serial('warm loads a circuit\'s proving key once, ahead of its first proof', async (t) => {
+  const real = nativeZkProver()
+  if (typeof real === 'string') { t.pass(`no native prover here: ${real}`); return }
+  let loads = 0
+  const counting: typeof real = Object.assign(function () { throw new Error('constructed directly') } as unknown as typeof real, {
+    load: async (...args: Parameters<typeof real.load>) => { loads++; return await real.load(...args) }
+  })
+  const s = makeService({ backend: 'native', backends: () => [new NativeCpuBackend({ ctor: counting })] })
+  try {
+    await s.warm('mul')
+    t.is(loads, 1)
+    const bundle = await s.submit(tile('6'))
+    t.is(bundle.backend, 'native-cpu')
+    t.is(loads, 1, 'the proof used the key loaded by warm')
+    const unbuilt = await t.throwsAsync(s.warm('nope'))
+    t.true(isVerimeshError(unbuilt, 'PROVER_UNAVAILABLE'))
+  } finally {
+    await s.close()
+  }
+})

@@ -107,6 +107,13 @@ export const groth16Prover: RoleModule = {
     // Say at start, not at the first request, that proofs cannot be made here yet.
     try {
       locateCircuit(o.circuitsDir, RECEIPT_CIRCUIT)
+      // The receipt key loads in the background while the node starts; a proof asked
+      // for meanwhile waits for the same load rather than starting another.
+      const started = performance.now()
+      service.warm(RECEIPT_CIRCUIT).then(
+        () => { deps.logger.info({ circuit: RECEIPT_CIRCUIT, ms: Math.round(performance.now() - started) }, 'proving key loaded') },
+        (err: unknown) => { deps.logger.warn({ circuit: RECEIPT_CIRCUIT, err: (err as Error).message }, 'proving key failed to load; the first proof will try again') }
+      )
     } catch (err) {
       deps.logger.warn({ circuitsDir: o.circuitsDir, err: (err as Error).message }, `the receipt circuit is not built, so this node cannot prove receipts ('proof' requests will fail with PROVER_UNAVAILABLE): ${BUILD_HINT}`)
     }

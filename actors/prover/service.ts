@@ -65,6 +65,16 @@ export class ProverService {
     this.choice = selectBackend(opts.backend, this.#backends)
   }
 
+  /**
+   * Load a built circuit's proving key now, so its first proof does not wait for it
+   * (for the native prover: reading the .zkey and building its MSM tables, seconds).
+   * Throws PROVER_UNAVAILABLE when the circuit is not built.
+   */
+  async warm (name: string): Promise<void> {
+    const circuit = locateCircuit(this.#opts.circuitsDir, name)
+    await this.choice.backend.warm?.(circuit)
+  }
+
   get queued (): number { return this.#queue.length }
   get running (): number { return this.#running.size }
 

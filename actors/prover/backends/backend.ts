@@ -27,5 +27,7 @@ export interface ProverBackend {
   available: () => Availability
   /** `wtns` is a .wtns file's bytes (circom's binary witness format). */
   prove: (circuit: CircuitArtifacts, wtns: Uint8Array) => Promise<BackendProof>
+  /** Load what the circuit's first proof would otherwise load (its proving key), ahead of it. */
+  warm?: (circuit: CircuitArtifacts) => Promise<void>
   close: () => Promise<void>
 }

@@ -52,6 +52,10 @@ export class NativeCpuBackend implements ProverBackend {
     return await p
   }
 
+  async warm (circuit: CircuitArtifacts): Promise<void> {
+    await this.#prover(circuit)
+  }
+
   async prove (circuit: CircuitArtifacts, wtns: Uint8Array): Promise<BackendProof> {
     const loadStart = performance.now()
     const prover = await this.#prover(circuit)
