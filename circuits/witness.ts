@@ -56,22 +56,44 @@ async function calculatorFor (wasmPath: string): Promise<Calculator> {
   return await c
 }
 
+/**
+ * Runs fn after every earlier call for the same key has finished. A calculator is one
+ * WebAssembly instance with one memory: two witnesses interleaved on it (calculateWTNSBin
+ * is async) would write into each other's signals.
+ */
+const turns = new Map<string, Promise<void>>()
+async function oneAtATime<T> (key: string, fn: () => Promise<T>): Promise<T> {
+  const before = turns.get(key) ?? Promise.resolve()
+  let done!: () => void
+  const mine = before.then(async () => await new Promise<void>((resolve) => { done = resolve }))
+  turns.set(key, mine)
+  await before
+  try {
+    return await fn()
+  } finally {
+    done()
+    if (turns.get(key) === mine) turns.delete(key)
+  }
+}
+
 export async function calculate (task: WitnessTask): Promise<Uint8Array> {
-  let calc: Calculator
-  try {
-    calc = await calculatorFor(task.wasmPath)
-  } catch (err) {
-    throw VerimeshError.from(err, 'PROVER_UNAVAILABLE', { circuit: task.circuit, wasm: task.wasmPath })
-  }
-  try {
-    return await calc.calculateWTNSBin(task.input, true)
-  } catch (err) {
-    calculators.delete(task.wasmPath)
-    const msg = (err as Error).message ?? String(err)
-    // circom's calculator reports a failed `===` as "Assert Failed" (with the template and
-    // line), unknown or missing signals by name: the input does not satisfy the circuit.
-    throw new VerimeshError('PROOF_INPUT_INVALID', `witness calculation for ${task.circuit ?? task.wasmPath} failed: ${msg.trim().split('\n').join('; ')}`, { circuit: task.circuit, wasm: task.wasmPath }, { cause: err })
-  }
+  return await oneAtATime(task.wasmPath, async () => {
+    let calc: Calculator
+    try {
+      calc = await calculatorFor(task.wasmPath)
+    } catch (err) {
+      throw VerimeshError.from(err, 'PROVER_UNAVAILABLE', { circuit: task.circuit, wasm: task.wasmPath })
+    }
+    try {
+      return await calc.calculateWTNSBin(task.input, true)
+    } catch (err) {
+      calculators.delete(task.wasmPath)
+      const msg = (err as Error).message ?? String(err)
+      // circom's calculator reports a failed `===` as "Assert Failed" (with the template and
+      // line), unknown or missing signals by name: the input does not satisfy the circuit.
+      throw new VerimeshError('PROOF_INPUT_INVALID', `witness calculation for ${task.circuit ?? task.wasmPath} failed: ${msg.trim().split('\n').join('; ')}`, { circuit: task.circuit, wasm: task.wasmPath }, { cause: err })
+    }
+  })
 }
 
 /** What a worker returns: errors as data, since a thrown error loses its code crossing threads. */

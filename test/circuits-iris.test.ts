@@ -94,3 +94,13 @@ test('iris proof with the INSECURE dev keys verifies', async (t) => {
   t.deepEqual(publicSignals, [statement.toString()])
   t.true(await snarkjs.groth16.verify(c.vkey, publicSignals, proof))
 })
+
+test('witnesses computed concurrently in one thread equal those computed one by one', async (t) => {
+  const c = await loadCompiledCircuit('iris_mlp')
+  const X = getNumbers().slice(0, 8)
+  const together = await Promise.all(X.map(async (x) => await computeWitness(c, mlpInput(x).input)))
+  for (let i = 0; i < X.length; i++) {
+    const alone = await computeWitness(c, mlpInput(X[i]!).input)
+    t.deepEqual(Buffer.from(together[i]!), Buffer.from(alone), `sample ${i}`)
+  }
+})
