@@ -6,6 +6,7 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { bn254 } from '@noble/curves/bn254.js'
 import { loadAddon, type ZkTestHooks } from '../runtime/addon.js'
+import { mod, pow } from './zk-bigint.js'
 
 const P = 21888242871839275222246405745257275088696311157297823662689037894645226208583n
 const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n
@@ -16,19 +17,8 @@ function hooks (): ZkTestHooks {
   return addon.zkTest
 }
 
-const mod = (a: bigint, m: bigint): bigint => ((a % m) + m) % m
 function rand (m: bigint): bigint {
   return BigInt('0x' + randomBytes(40).toString('hex')) % m
-}
-function pow (b: bigint, e: bigint, m: bigint): bigint {
-  let r = 1n
-  b = mod(b, m)
-  while (e > 0n) {
-    if ((e & 1n) === 1n) r = r * b % m
-    b = b * b % m
-    e >>= 1n
-  }
-  return r
 }
 
 type G1P = InstanceType<typeof bn254.G1.Point>

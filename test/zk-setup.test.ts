@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { bn254 } from '@noble/curves/bn254.js'
 import { loadAddon, type Groth16ProofJson, type Groth16VerificationKeyJson, type VerimeshAddon } from '../runtime/addon.js'
+import { inv, mod, pow } from './zk-bigint.js'
 
 const execFileP = promisify(execFile)
 
@@ -91,18 +92,6 @@ async function compile (name: string, source: string, prime = 'bn128'): Promise<
 // ---------------------------------------------------------------------------
 // Independent model of the setup in BigInt
 
-const mod = (a: bigint, m: bigint): bigint => ((a % m) + m) % m
-function pow (b: bigint, e: bigint, m: bigint): bigint {
-  let r = 1n
-  b = mod(b, m)
-  while (e > 0n) {
-    if ((e & 1n) === 1n) r = r * b % m
-    b = b * b % m
-    e >>= 1n
-  }
-  return r
-}
-const inv = (a: bigint, m: bigint): bigint => pow(a, m - 2n, m)
 const le = (b: Uint8Array, off: number, n = 32): bigint => {
   let x = 0n
   for (let i = n - 1; i >= 0; i--) x = (x << 8n) | BigInt(b[off + i]!)

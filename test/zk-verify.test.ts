@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { bn254 } from '@noble/curves/bn254.js'
 import { loadAddon, type Groth16ProofJson, type Groth16VerificationKeyJson, type VerimeshAddon, type ZkG1Point, type ZkG2Point } from '../runtime/addon.js'
+import { loadSnarkjs as loadShared } from '../circuits/snarkjs.js'
 
 const execFileP = promisify(execFile)
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -42,8 +43,7 @@ interface Snarkjs {
   curves: { getCurveFromName: (name: string) => Promise<{ terminate: () => Promise<void> }> }
 }
 async function snarkjs (): Promise<Snarkjs> {
-  const name = 'snarkjs'
-  return await import(name) as Snarkjs
+  return await loadShared() as unknown as Snarkjs
 }
 
 type Z = Required<Pick<VerimeshAddon, 'zkSetupDev' | 'zkVerify' | 'zkPairing'>> & VerimeshAddon
