@@ -165,6 +165,8 @@ export class EvmNode {
   readonly chainId: bigint
   readonly common: Common
   readonly blockGasLimit: bigint
+  /** Seconds added to the wall clock by evm_increaseTime. */
+  private timeOffset = 0n
   private readonly coinbase: Address
   private readonly blocksByHash = new Map<string, MinedBlock>()
   private readonly txLocation = new Map<string, { blockNumber: number, index: number }>()
@@ -273,7 +275,7 @@ export class EvmNode {
    */
   private async mine (ptxs: PoolTx[]): Promise<Array<RpcError | undefined>> {
     const parent = this.head()
-    const now = BigInt(Math.floor(Date.now() / 1000))
+    const now = BigInt(Math.floor(Date.now() / 1000)) + this.timeOffset
     // Strictly increasing timestamps, as Ethereum requires; under a burst of
     // transactions the chain clock runs ahead of the wall clock.
     const timestamp = now > parent.block.header.timestamp ? now : parent.block.header.timestamp + 1n
@@ -310,11 +312,21 @@ export class EvmNode {
   }
 
   /** Mine an empty block (evm_mine). */
-  async mineEmpty (): Promise<MinedBlock> {
+  async mineEmpty (count = 1): Promise<MinedBlock> {
     return this.queue.run(async () => {
-      await this.mine([])
+      for (let i = 0; i < count; i++) await this.mine([])
       return this.head()
     })
+  }
+
+  /**
+   * Move the chain clock forward (tests of challenge windows, unbonding, timelocks).
+   * Later blocks carry wall-clock time plus every offset added so far.
+   */
+  increaseTime (seconds: bigint): bigint {
+    if (seconds < 0n) throw new RpcError(RpcCode.INVALID_PARAMS, `cannot move time backwards (${seconds} s)`)
+    this.timeOffset += seconds
+    return this.timeOffset
   }
 
   // ---- transactions --------------------------------------------------------

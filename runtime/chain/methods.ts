@@ -282,8 +282,17 @@ export function createMethods (node: EvmNode): Record<string, RpcHandler> {
 
     eth_getLogs: ([filter]) => node.getLogs(logFilter(filter)).map(formatLog),
 
-    // Hardhat/anvil-compatible: mine an empty block (tests use it to move time and height).
-    evm_mine: async () => { await node.mineEmpty(); return '0x0' }
+    // Hardhat/anvil-compatible test controls: mine empty blocks, move the clock.
+    evm_mine: async () => { await node.mineEmpty(); return '0x0' },
+    hardhat_mine: async ([count]) => {
+      const n = count === undefined ? 1n : quantity(count, 'count')
+      if (n < 1n || n > 100_000n) throw invalidParams(`count: expected 1..100000 blocks, got ${n}`)
+      await node.mineEmpty(Number(n))
+      return true
+    },
+    evm_increaseTime: ([seconds]) => {
+      return Number(node.increaseTime(quantity(seconds, 'seconds')))
+    }
   }
 }
 
