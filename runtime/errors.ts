@@ -16,6 +16,9 @@ export const ErrorCodes = [
   // protocol semantics
   'BAD_SIGNATURE', 'REQUEST_INVALID', 'NO_CLUSTER', 'EXECUTION_FAILED', 'VERIFICATION_FAILED',
   'DEADLINE_EXCEEDED', 'SETTLEMENT_FAILED', 'CHAIN_ERROR',
+  // batched settlement: an item no batch can take, a client that cannot pay, a quorum
+  // that did not co-sign with enough stake
+  'RECEIPT_INVALID', 'INSUFFICIENT_DEPOSIT', 'QUORUM_UNAVAILABLE',
   // proofs: circuits or backend missing, a full prover queue, a witness the circuit
   // rejects, a prover that failed or crashed
   'PROVER_UNAVAILABLE', 'PROVER_BUSY', 'PROOF_INPUT_INVALID', 'PROOF_FAILED',
