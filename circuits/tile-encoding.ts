@@ -103,13 +103,15 @@ export function tileOutputCommitment (out: TileOutput): bigint {
   return hashChain(TAG.tileOutput, values)
 }
 
-/** The tile circuit's one public signal. */
+/** The tile circuit's first public signal (the second is the weights commitment alone). */
 export function tileStatement (step: number | bigint, weights: bigint, input: bigint, output: bigint): bigint {
   return hashChain(TAG.tileStatement, [BigInt(step), weights, input, output])
 }
 
 export interface TileProofInput {
   readonly input: CircuitInput
+  /** What the circuit makes public, in its order: [statement, weights commitment]. */
+  readonly publicSignals: readonly [bigint, bigint]
   readonly output: TileOutput
   readonly statement: bigint
   readonly commitments: { readonly weights: bigint, readonly input: bigint, readonly output: bigint }
@@ -123,10 +125,12 @@ export function tileInput (step: number | bigint, w: TileWeights, x: TileActivat
   const rows = w.rows
   return {
     output,
+    publicSignals: [statement, commitments.weights],
     statement,
     commitments,
     input: {
       statement: dec(statement),
+      weightsCommitment: dec(commitments.weights),
       step: dec(BigInt(step)),
       w: mat(w.w, rows, w.cols),
       mw: vec(Array.from({ length: rows }, (_, j) => w.scales[2 * j]!)),

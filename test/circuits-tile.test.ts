@@ -1,8 +1,8 @@
 // The tile step circuit against the engine's integer spec (§2.1): random tiles and edge
 // cases (saturation both ways, negative round-half-up, zero vector, the shift range's
 // ends) give a witness only when the circuit computes exactly the TypeScript reference's
-// output (its commitment is inside the one public statement). tileReference itself is
-// checked against the engine's own `linear`.
+// output (its commitment is inside the public statement; the weights commitment is the
+// second public signal). tileReference itself is checked against the engine's own `linear`.
 
 import test from 'ava'
 import { linear } from '../actors/engine/int/forward.js'
@@ -33,7 +33,9 @@ test.after.always(async () => { await releaseSnarkjsCurve() })
 async function agrees (c: CompiledCircuit, step: number, w: TileWeights, x: TileActivation): Promise<Uint8Array> {
   const p = tileInput(step, w, x)
   const wtns = await computeWitness(c, p.input)
-  if (readWitness(wtns)[1] !== p.statement) throw new Error('public signal is not the statement')
+  const signals = readWitness(wtns)
+  if (signals[1] !== p.statement) throw new Error('public signal 0 is not the statement')
+  if (signals[2] !== p.commitments.weights) throw new Error('public signal 1 is not the weights commitment')
   return wtns
 }
 
@@ -156,6 +158,8 @@ test('4×16 tile: a wrong output, an out-of-range shift or weight fails the witn
   const e = await t.throwsAsync(computeWitness(small, wrong.input), { message: /Assert Failed/ })
   t.true(isVerimeshError(e, 'PROOF_INPUT_INVALID'))
   await t.throwsAsync(computeWitness(small, { ...good.input, step: '2' }), { message: /Assert Failed/ })
+  // the public weights commitment must be the one the statement was made with
+  await t.throwsAsync(computeWitness(small, { ...good.input, weightsCommitment: dec(good.commitments.weights + 1n) }), { message: /Assert Failed/ })
   // the TypeScript side refuses a shift outside [−31, 64] …
   const scales = Int32Array.from(w.scales); scales[1] = -(-22 + 47 + 65)
   t.throws(() => tileInput(1, { ...w, scales }, { ...x, xa: -22 }), { message: /shift .* outside/ })
@@ -179,7 +183,9 @@ test('4×16 tile: r1cs check and a proof with the INSECURE dev keys', async (t) 
   const snarkjs = await loadSnarkjs()
   t.true(await snarkjs.wtns.check(c.r1csPath, { type: 'mem', data: wtns }))
   const { proof, publicSignals } = await snarkjs.groth16.prove(c.zkeyPath, { type: 'mem', data: wtns })
-  t.deepEqual(publicSignals, [p.statement.toString()])
+  t.deepEqual(publicSignals, [p.statement.toString(), p.commitments.weights.toString()])
+  t.deepEqual(publicSignals, p.publicSignals.map(String))
   t.true(await snarkjs.groth16.verify(c.vkey, publicSignals, proof))
-  t.false(await snarkjs.groth16.verify(c.vkey, [(p.statement + 1n).toString()], proof))
+  t.false(await snarkjs.groth16.verify(c.vkey, [(p.statement + 1n).toString(), publicSignals[1]!], proof))
+  t.false(await snarkjs.groth16.verify(c.vkey, [publicSignals[0]!, (p.commitments.weights + 1n).toString()], proof))
 })

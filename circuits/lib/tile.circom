@@ -7,7 +7,11 @@ pragma circom 2.1.0;
 //   weights = HashChain(2; per row: PackInt8(W[j]), mw_j, xw_j, bias_j)
 //   input   = HashChain(3; PackInt8(a), ma, xa, accIn_0..accIn_{R−1})
 //   output  = HashChain(4; acc_0, y_0, …, acc_{R−1}, y_{R−1})
-//   statement = HashChain(5; step, weights, input, output)      ← the one public input
+//   statement = HashChain(5; step, weights, input, output)      ← public signal 0
+//   weightsCommitment = weights                                   ← public signal 1
+// The weights commitment is public on its own as well so that the dispute contract
+// (contracts/Disputes.sol) can check it against the model's registered tile tree with
+// keccak only: recomputing it from the statement would need Poseidon on chain.
 
 include "circomlib/circuits/bitify.circom";
 include "./fixed.circom";
@@ -17,6 +21,7 @@ include "./linear.circom";
 template TileStep(R, K) {
     var P = (K + 30) \ 31;
     signal input statement;
+    signal input weightsCommitment;
     signal input step;
     signal input w[R][K];
     signal input mw[R];
@@ -76,4 +81,5 @@ template TileStep(R, K) {
     stmt.in[2] <== inC.out;
     stmt.in[3] <== outC.out;
     statement === stmt.out;
+    weightsCommitment === weights.out;
 }
