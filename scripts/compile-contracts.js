@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 // Compiles every contracts/*.sol with the solc-js package (WebAssembly, bundled
 // with the npm package: no compiler download, no network) and writes one
-// artifact per contract to dist/contracts/<Name>.json with its ABI and bytecode.
-// Runs after tsc in `npm run build`; exits non-zero with the compiler's own
+// artifact per contract to dist/contracts/<Name>.json with its ABI and bytecode,
+// then typed ethers bindings for each into runtime/chain/types/ (gen-bindings.js).
+// Runs BEFORE tsc in `npm run build`, because tsc compiles those bindings; so it
+// must not import anything from dist/. Exits non-zero with the compiler's own
 // formatted messages when any source fails to compile.
 //
 // Usage: node scripts/compile-contracts.js [--src contracts] [--out dist/contracts]
+//          [--types-out runtime/chain/types] [--no-bindings]
 
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+
+import { writeBindings } from './gen-bindings.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
@@ -28,6 +33,8 @@ function arg (name, fallback) {
 
 const srcDir = resolve(root, arg('--src', 'contracts'))
 const outDir = resolve(root, arg('--out', join('dist', 'contracts')))
+const typesDir = resolve(root, arg('--types-out', join('runtime', 'chain', 'types')))
+const bindings = !process.argv.includes('--no-bindings')
 
 function fail (message) {
   process.stderr.write(`compile-contracts: ${message}\n`)
@@ -77,7 +84,10 @@ const started = Date.now()
 const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }))
 const diagnostics = output.errors ?? []
 const errors = diagnostics.filter((d) => d.severity === 'error')
-for (const w of diagnostics.filter((d) => d.severity !== 'error')) {
+// Warnings inside dependencies (OpenZeppelin) are not ours to fix and would
+// bury our own; errors are always shown.
+const ownWarning = (d) => !(d.sourceLocation?.file ?? '').startsWith('@')
+for (const w of diagnostics.filter((d) => d.severity !== 'error' && ownWarning(d))) {
   process.stderr.write(w.formattedMessage ?? `${w.type}: ${w.message}\n`)
 }
 if (errors.length > 0) {
@@ -87,6 +97,7 @@ if (errors.length > 0) {
 
 mkdirSync(outDir, { recursive: true })
 const written = new Map()
+const artifacts = []
 for (const [sourceName, contracts] of Object.entries(output.contracts ?? {})) {
   // Only our own sources produce artifacts; imported libraries are inlined.
   if (!files.includes(sourceName)) continue
@@ -106,8 +117,17 @@ for (const [sourceName, contracts] of Object.entries(output.contracts ?? {})) {
       compiler: { name: 'solc', version: solc.version(), evmVersion: EVM_VERSION, optimizerRuns: OPTIMIZER_RUNS }
     }
     writeFileSync(join(outDir, `${contractName}.json`), JSON.stringify(artifact, null, 2) + '\n')
+    artifacts.push(artifact)
+  }
+}
+
+if (bindings) {
+  try {
+    writeBindings(artifacts, typesDir)
+  } catch (err) {
+    fail(`cannot generate bindings into ${relative(root, typesDir)}: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 
 process.stdout.write(`compile-contracts: ${written.size} artifact(s) from ${files.length} source(s) ` +
-  `-> ${relative(root, outDir)} in ${Date.now() - started} ms (solc ${solc.version()})\n`)
+  `-> ${relative(root, outDir)}${bindings ? ` and bindings -> ${relative(root, typesDir)}` : ''} in ${Date.now() - started} ms (solc ${solc.version()})\n`)
