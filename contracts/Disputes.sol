@@ -90,8 +90,6 @@ contract Disputes is Ownable, ReentrancyGuard {
     mapping(uint256 disputeId => Dispute) internal _disputes;
     /// @notice Open game of (batch, receipt leaf, challenger), 0 if none.
     mapping(bytes32 key => uint256 disputeId) public openDisputeOf;
-    /// @notice Number of open games per batch: the batch stays frozen while it is not zero.
-    mapping(uint256 batchId => uint256) public openDisputesOfBatch;
 
     event DisputeOpened(
         uint256 indexed disputeId,
@@ -195,7 +193,7 @@ contract Disputes is Ownable, ReentrancyGuard {
         bytes32[] calldata receiptProof,
         bytes32 challengerRoot
     ) external nonReentrant returns (uint256 disputeId) {
-        (bytes32 leaf, bool wasPending) = _admit(batchId, r, receiptProof, challengerRoot);
+        bytes32 leaf = _admit(batchId, r, receiptProof, challengerRoot);
         bytes32 key = keccak256(abi.encode(batchId, leaf, msg.sender));
         uint256 existing = openDisputeOf[key];
         if (existing != 0) revert DisputeAlreadyOpen(existing);
@@ -216,7 +214,8 @@ contract Disputes is Ownable, ReentrancyGuard {
         d.bond = bond;
         _nextDeadline(d);
         openDisputeOf[key] = disputeId;
-        if (openDisputesOfBatch[batchId]++ == 0 && wasPending) settlement.freezeBatch(batchId);
+        // Settlement counts the freezes: the batch stays frozen until each game has ended.
+        settlement.freezeBatch(batchId);
 
         _emitOpened(disputeId, d, challengerRoot);
         if (bond > 0) token.safeTransferFrom(msg.sender, address(this), bond);
@@ -232,7 +231,7 @@ contract Disputes is Ownable, ReentrancyGuard {
         ReceiptLeaf.Receipt calldata r,
         bytes32[] calldata receiptProof,
         bytes32 challengerRoot
-    ) internal view returns (bytes32 leaf, bool wasPending) {
+    ) internal view returns (bytes32 leaf) {
         (bytes32 receiptsRoot,,, uint64 challengeDeadline, ISettlement.BatchStatus bs) = settlement.batchInfo(batchId);
         if (bs != ISettlement.BatchStatus.Pending && bs != ISettlement.BatchStatus.Frozen) {
             revert BatchNotChallengeable(batchId, bs);
@@ -243,7 +242,6 @@ contract Disputes is Ownable, ReentrancyGuard {
         if (challengerRoot == r.traceRoot) revert RootNotDisputed(r.traceRoot);
         if (r.steps == 0) revert NoSteps();
         if (msg.sender == r.executor) revert SelfChallenge(r.executor);
-        wasPending = bs == ISettlement.BatchStatus.Pending;
     }
 
     /// @notice The defender's hash at mid = (lo + hi) / 2 of the interval still in dispute.
@@ -329,13 +327,12 @@ contract Disputes is Ownable, ReentrancyGuard {
             return;
         }
         d.status = Status.ChallengerWon;
-        uint256 batchId = d.batchId;
         _close(d);
         address defender = d.defender;
         uint256 amount = registry.slashableStakeOf(defender) * params.slashBps() / BPS;
         uint256 slashed = amount == 0 ? 0 : registry.slash(defender, amount, d.challenger, d.receiptHash);
-        (,,,, ISettlement.BatchStatus bs) = settlement.batchInfo(batchId);
-        if (bs != ISettlement.BatchStatus.Voided) settlement.voidBatch(batchId);
+        // Idempotent in Settlement: a second winning game on the same batch voids nothing more.
+        settlement.voidBatch(d.batchId);
         uint256 bond = d.bond;
         emit DisputeResolved(disputeId, Status.ChallengerWon, slashed, 0, 0, bond);
         if (bond > 0) token.safeTransfer(d.challenger, bond);
@@ -343,11 +340,9 @@ contract Disputes is Ownable, ReentrancyGuard {
 
     function _defenderWins(uint256 disputeId, Dispute storage d) internal {
         d.status = Status.DefenderWon;
-        uint256 batchId = d.batchId;
-        if (_close(d) == 0) {
-            (,,,, ISettlement.BatchStatus bs) = settlement.batchInfo(batchId);
-            if (bs == ISettlement.BatchStatus.Frozen) settlement.unfreezeBatch(batchId);
-        }
+        _close(d);
+        // One unfreeze per game (a no-op once another game voided the batch).
+        settlement.unfreezeBatch(d.batchId);
         uint256 bond = d.bond;
         uint256 toDefender = bond * DEFENDER_BOND_SHARE_BPS / BPS;
         uint256 toTreasury = bond - toDefender;
@@ -356,10 +351,8 @@ contract Disputes is Ownable, ReentrancyGuard {
         if (toTreasury > 0) token.safeTransfer(params.treasury(), toTreasury);
     }
 
-    /// @return left Games still open on the batch.
-    function _close(Dispute storage d) internal returns (uint256 left) {
+    function _close(Dispute storage d) internal {
         delete openDisputeOf[keccak256(abi.encode(d.batchId, d.receiptHash, d.challenger))];
-        left = --openDisputesOfBatch[d.batchId];
     }
 
     function _open(uint256 disputeId) internal view returns (Dispute storage d) {
