@@ -10,7 +10,7 @@ const BUILTIN: Record<RoleName, Record<string, () => Promise<RoleModule>>> = {
   router: { score: async () => (await import('./router/score-router.js')).scoreRouter },
   executor: { pipeline: async () => (await import('./executor/pipeline-executor.js')).pipelineExecutor },
   quorum: { reexec: async () => (await import('./quorum/reexec-quorum.js')).reexecQuorum },
-  settler: { chain: async () => (await import('./settler/chain-settler.js')).chainSettler },
+  settler: { batch: async () => (await import('./settler/batch-settler.js')).batchSettler },
   prover: { groth16: async () => (await import('./prover/groth16-prover.js')).groth16Prover }
 }
 

@@ -30,12 +30,12 @@ export const ROLE_INTERFACES: Record<RoleName, { accepts: readonly MessageDef[],
     emits: [M.ProverProof]
   },
   quorum: {
-    accepts: [M.QuorumVerify],
-    emits: [M.QuorumAttestation]
+    accepts: [M.QuorumVerify, M.QuorumSignBatch],
+    emits: [M.QuorumAttestation, M.QuorumBatchSignature]
   },
   settler: {
     accepts: [M.SettleSubmit],
-    emits: [M.SettleRecorded]
+    emits: [M.SettleRecorded, M.QuorumSignBatch]
   }
 }
 

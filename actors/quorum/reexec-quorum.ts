@@ -4,7 +4,13 @@
 
 import { VerimeshError } from '../../runtime/errors.js'
 import type { Actor, ActorContext, Message } from '../../runtime/actors/types.js'
-import type { QuorumVerifyMsg } from '../../runtime/protocol/messages.js'
+import type { QuorumSignBatchMsg, QuorumVerifyMsg } from '../../runtime/protocol/messages.js'
+import { sysError } from '../../runtime/protocol/system-messages.js'
+import { connectProvider } from '../../runtime/chain/provider.js'
+import { connectNodeRegistry, connectProtocolParams } from '../../runtime/chain/types/index.js'
+import { blsKeyFromOperatorKey, blsKeyPair } from '../../runtime/crypto/bls.js'
+import { getBytes } from 'ethers'
+import { BatchCosigner } from './batch-cosigner.js'
 import { attest, modelIdOf, requestId, verifyRequest } from '../../runtime/protocol/request.js'
 import { requestChainId } from '../../runtime/node/config.js'
 import type { ShardEngine } from '../engine/engine.js'
@@ -29,17 +35,23 @@ export class ReexecQuorumMember implements Actor {
   readonly #deps: RoleDeps
   readonly #engine: ShardEngine
   readonly #proofs: QuorumProofCheck
+  readonly #cosigner: BatchCosigner | undefined
 
-  constructor (deps: RoleDeps, engine: ShardEngine, proofs: QuorumProofCheck) {
+  constructor (deps: RoleDeps, engine: ShardEngine, proofs: QuorumProofCheck, cosigner?: BatchCosigner) {
     this.#deps = deps
     this.#engine = engine
     this.#proofs = proofs
+    this.#cosigner = cosigner
   }
 
   // Verifications run one at a time: each already uses the worker pool, and queueing
   // here keeps a burst from starving the node's executor.
   async receive (msg: Message, ctx: ActorContext): Promise<void> {
     this.#deps.metrics.messagesReceived.inc({ role: 'quorum', type: msg.type })
+    if (msg.type === 'quorum.sign-batch') {
+      this.#signBatch(msg as QuorumSignBatchMsg, ctx)
+      return
+    }
     if (msg.type !== 'quorum.verify') {
       ctx.replyError(new VerimeshError('UNKNOWN_MESSAGE_TYPE', `quorum member does not handle '${msg.type}'`, { type: msg.type }))
       return
@@ -53,6 +65,33 @@ export class ReexecQuorumMember implements Actor {
       this.#deps.logger.warn({ code: e.code, err: e.message, context: e.context }, 'verification refused')
       ctx.replyError(e)
     }
+  }
+
+  // Co-signing checks signatures and rebuilds a tree: it runs beside a re-execution
+  // rather than queueing behind one, and answers the captured sender when done.
+  #signBatch (m: QuorumSignBatchMsg, ctx: ActorContext): void {
+    const replyTo = ctx.sender
+    const cosigner = this.#cosigner
+    if (cosigner === undefined) {
+      ctx.replyError(new VerimeshError('CONFIG_INVALID', 'this quorum member has no chain section and cannot co-sign batches'))
+      return
+    }
+    const send = (reply: Message): void => {
+      try { replyTo?.tell(reply) } catch (err) {
+        this.#deps.logger.warn({ to: replyTo?.address, err: (err as Error).message }, 'batch signature undeliverable')
+      }
+    }
+    cosigner.sign(m).then(
+      (reply) => {
+        this.#deps.logger.info({ batchId: m.batchId, epoch: m.epoch, receipts: m.items.length }, 'batch co-signed')
+        send(reply)
+      },
+      (err: unknown) => {
+        const e = VerimeshError.from(err, 'VERIFICATION_FAILED')
+        this.#deps.logger.warn({ batchId: m.batchId, code: e.code, err: e.message }, 'batch co-signing refused')
+        send(sysError(e))
+      }
+    )
   }
 
   async #verify (m: QuorumVerifyMsg) {
@@ -124,9 +163,28 @@ export const reexecQuorum: RoleModule = {
     const verifier = new ProofVerifier({ preference: section?.proofVerifier ?? 'auto' })
     const proofs: QuorumProofCheck = { verifier, circuitsDir: section?.circuitsDir ?? defaultCircuitsDir(), metrics: proverMetrics(deps.metrics.registry) }
     deps.logger.debug({ verifier: verifier.backend, reason: verifier.reason }, 'receipt proofs are checked with ' + verifier.reason)
+    const chain = deps.config.chain
+    let cosigner: BatchCosigner | undefined
+    let provider: ReturnType<typeof connectProvider> | undefined
+    if (chain !== null) {
+      provider = connectProvider(chain.rpcUrl, { chainId: chain.chainId })
+      const nodes = connectNodeRegistry(chain.contracts.nodeRegistry, provider)
+      const params = connectProtocolParams(chain.contracts.params, provider)
+      const key = chain.blsKey === undefined ? blsKeyFromOperatorKey(deps.operator.privateKey) : blsKeyPair(getBytes(chain.blsKey))
+      cosigner = new BatchCosigner({
+        chainId: chain.chainId,
+        settlement: chain.contracts.settlement,
+        feeSplit: async () => {
+          const s = await params.feeSplit()
+          return { operatorBps: Number(s.operatorBps), validatorBps: Number(s.validatorBps), treasuryBps: Number(s.treasuryBps) }
+        },
+        isActiveValidator: async (v) => await nodes.isActiveValidator(v)
+      }, key, deps.operator.address)
+    }
     return {
-      factory: () => new ReexecQuorumMember(deps, engine, proofs),
+      factory: () => new ReexecQuorumMember(deps, engine, proofs, cosigner),
       close: async () => {
+        provider?.destroy()
         await verifier.close()
         await engine.close()
       }

@@ -9,7 +9,7 @@
 import { VerimeshError } from '../../runtime/errors.js'
 import type { Actor, ActorContext, ActorRef, Message } from '../../runtime/actors/types.js'
 import { sysError, type SysRejectedMessage } from '../../runtime/protocol/system-messages.js'
-import type { Attestation, InferSubmitMsg, InferResultMsg, ProverProofMsg, QuorumAttestationMsg, Receipt, RouterStatusReplyMsg, SettleRecordedMsg, ShardDoneMsg, ShardFailedMsg, ShardProgressMsg, ShardStepMsg } from '../../runtime/protocol/messages.js'
+import type { Attestation, InferSubmitMsg, InferResultMsg, ProverProofMsg, QuorumAttestationMsg, Receipt, RouterStatusReplyMsg, SettleRecordedMsg, SettlementRecord, ShardDoneMsg, ShardFailedMsg, ShardProgressMsg, ShardStepMsg } from '../../runtime/protocol/messages.js'
 import type { ProofBundle, VerificationReport } from '../prover/types.js'
 import { modelIdOf, receiptHash, requestId, verifyAttestation, verifyRequest } from '../../runtime/protocol/request.js'
 import { requestChainId } from '../../runtime/node/config.js'
@@ -155,7 +155,7 @@ export class ScoreRouter implements Actor {
       const verifyMs = performance.now() - verifyStart
 
       const settleStart = performance.now()
-      const settlement = attestations.length > 0 ? await this.#settle(receipt, attestations, deadlineAt) : null
+      const settlement = attestations.length > 0 ? await this.#settle(receipt, attestations, deadlineAt, proof?.publicSignals[0]) : null
       const settleMs = performance.now() - settleStart
 
       const result: InferResultMsg = {
@@ -174,9 +174,7 @@ export class ScoreRouter implements Actor {
         ...(proofReports === undefined ? {} : { proofReports }),
         receipt,
         receiptHash: hash,
-        settlement: settlement === null
-          ? null
-          : { chainId: settlement.chainId, contract: settlement.contract, txHash: settlement.txHash, blockNumber: settlement.blockNumber, gasUsed: settlement.gasUsed },
+        settlement: settlement === null ? null : settlementRecord(settlement),
         timings: { executeMs, verifyMs, settleMs, totalMs: performance.now() - started, ...(proveMs === undefined ? {} : { proveMs }) }
       }
       metrics.requests.inc({ outcome: 'ok' })
@@ -345,7 +343,7 @@ export class ScoreRouter implements Actor {
     }
   }
 
-  async #settle (receipt: Receipt, attestations: Attestation[], deadlineAt: number): Promise<SettleRecordedMsg> {
+  async #settle (receipt: Receipt, attestations: Attestation[], deadlineAt: number, proofStatement: string | undefined): Promise<SettleRecordedMsg> {
     const { mesh, system, config } = this.#deps
     const self = mesh.peer(system.peerId)
     const settler = self?.roles.includes('settler') === true
@@ -354,7 +352,7 @@ export class ScoreRouter implements Actor {
         .sort((a, b) => (b.score - a.score) || (a.info.peer < b.info.peer ? -1 : 1))[0]?.info
     if (settler === undefined) throw new VerimeshError('SETTLEMENT_FAILED', 'no live settler in the mesh', { requestId: receipt.requestId })
     return await system.ref(`${settler.peer}${rolePath('settler')}`).ask<SettleRecordedMsg>(
-      { type: 'settle.submit', receipt, attestations },
+      { type: 'settle.submit', receipt, attestations, ...(proofStatement === undefined ? {} : { proofStatement }) },
       { timeoutMs: Math.max(5_000, deadlineAt - Date.now()) }
     )
   }
@@ -399,4 +397,10 @@ export const scoreRouter: RoleModule = {
     }
     return { factory: () => new ScoreRouter(deps, opts) }
   }
+}
+
+/** The record inside a settle.recorded reply, without the message type. */
+function settlementRecord (m: SettleRecordedMsg): SettlementRecord {
+  const { type: _type, ...record } = m
+  return record
 }

@@ -134,6 +134,17 @@ export const PROTOCOL_STEPS: DeployStep[] = [
     key: 'modelRegistry',
     artifact: 'ModelRegistry',
     args: () => []
+  },
+  {
+    key: 'quorumRegistry',
+    artifact: 'QuorumRegistry',
+    args: (c) => [c.address('nodeRegistry'), c.address('params')]
+  },
+  {
+    key: 'settlement',
+    artifact: 'BatchSettlement',
+    ownable: true,
+    args: (c) => [c.address('token'), c.address('params'), c.address('quorumRegistry'), c.address('nodeRegistry'), c.deployer]
   }
 ]
 

@@ -11,8 +11,12 @@ import { fileURLToPath } from 'node:url'
 import { Wallet, keccak256, toUtf8Bytes } from 'ethers'
 import { VerimeshError } from '../errors.js'
 import { startEmbeddedChain, type EmbeddedChain } from '../chain/embedded-chain.js'
-import { deploySettlement } from '../chain/contracts.js'
+import { deployProtocol, type ProtocolAddresses } from '../chain/deploy.js'
 import { connectProvider } from '../chain/provider.js'
+import { registerOperator } from '../chain/operator.js'
+import { TxSender } from '../chain/tx-sender.js'
+import { connectBatchSettlement, connectProtocolParams, connectQuorumRegistry, connectNodeRegistry, connectVerimeshToken } from '../chain/types/index.js'
+import { blsKeyFromOperatorKey } from '../crypto/bls.js'
 import { synthPackage } from '../../actors/engine/model/synth-package.js'
 import { MANIFEST_FILE, readManifest } from '../../actors/engine/model/package.js'
 import { DIM_PRESETS } from '../../actors/engine/int/synth.js'
@@ -69,9 +73,20 @@ export function devnetShards (index: number, nodes: number, shardCount: number):
   return [index % shardCount]
 }
 
+/** Token units (18 decimals). */
+const TOKEN = 10n ** 18n
+/** What node i bonds: distinct, so the router's stake scoring shows in the demo. */
+export function devnetStake (index: number): bigint {
+  return BigInt(1000 + 250 * index) * TOKEN
+}
+/** What the demo client deposits for fees. */
+export const DEVNET_CLIENT_DEPOSIT = 1000n * TOKEN
+
 export class Devnet {
   readonly chain: EmbeddedChain
+  /** The BatchSettlement address. */
   readonly settlement: string
+  readonly contracts: Required<Pick<ProtocolAddresses, 'settlement' | 'quorumRegistry'>> & ProtocolAddresses
   readonly nodes: DevnetNode[] = []
   /** Funded dev account for the demo client (never a node operator). */
   readonly clientKey: string
@@ -83,7 +98,7 @@ export class Devnet {
   readonly #opts: DevnetOptions
   #stopping: Promise<void> | undefined
 
-  private constructor (opts: DevnetOptions, chain: EmbeddedChain, settlement: string, model: { path: string, id: string, shards: number, root: string, synthetic: boolean }) {
+  private constructor (opts: DevnetOptions, chain: EmbeddedChain, contracts: Devnet['contracts'], model: { path: string, id: string, shards: number, root: string, synthetic: boolean }) {
     this.#opts = opts
     this.modelId = model.id
     this.modelPath = model.path
@@ -91,7 +106,8 @@ export class Devnet {
     this.modelRoot = model.root
     this.modelSynthetic = model.synthetic
     this.chain = chain
-    this.settlement = settlement
+    this.contracts = contracts
+    this.settlement = contracts.settlement
     this.clientKey = chain.accounts[opts.nodes + 1]!.privateKey
   }
 
@@ -115,20 +131,44 @@ export class Devnet {
     progress(`chain up at ${chain.url} (chain id ${chain.chainId})`)
     let devnet: Devnet | undefined
     try {
-      const provider = connectProvider(chain.url, { chainId: chain.chainId })
-      const deployer = new Wallet(chain.accounts[0]!.privateKey, provider)
       const quorumSize = Math.min(opts.quorumSize ?? 2, opts.nodes)
-      const operators = chain.accounts.slice(1, opts.nodes + 1)
-      const settlement = await deploySettlement(deployer, { validators: operators.map((a) => a.address), threshold: quorumSize })
-      provider.destroy()
-      progress(`settlement contract at ${settlement}`)
-      devnet = new Devnet(opts, chain, settlement, model)
+      const contracts = await deployDevnetProtocol(chain, opts.nodes, progress)
+      devnet = new Devnet(opts, chain, contracts, model)
       await devnet.#startNodes(quorumSize)
+      await devnet.#joinProtocol(progress)
       return devnet
     } catch (err) {
       if (devnet !== undefined) await devnet.stop()
       else await chain.stop()
       throw err
+    }
+  }
+
+  /** Register and stake every node, commit the first epoch's quorum. */
+  async #joinProtocol (progress: (m: string) => void): Promise<void> {
+    const provider = connectProvider(this.chain.url, { chainId: this.chain.chainId, pollingInterval: 50 })
+    try {
+      for (const n of this.nodes) {
+        const key = this.chain.accounts[n.index + 1]!.privateKey
+        const roles = Object.keys(n.config.roles)
+        await registerOperator(new Wallet(key, provider), {
+          nodeRegistry: this.contracts.nodeRegistry,
+          token: this.contracts.token,
+          peerId: n.peerId,
+          roles,
+          bls: blsKeyFromOperatorKey(key),
+          stake: devnetStake(n.index)
+        })
+      }
+      const deployer = await TxSender.create(new Wallet(this.chain.accounts[0]!.privateKey, provider), { pollIntervalMs: 50 })
+      const registry = connectNodeRegistry(this.contracts.nodeRegistry, provider)
+      const quorums = connectQuorumRegistry(this.contracts.quorumRegistry, provider)
+      const epoch = await registry.currentEpoch()
+      await deployer.sendCall(quorums, 'commitQuorum', [epoch], { label: 'QuorumRegistry.commitQuorum' })
+      const members = await quorums.membersOf(epoch)
+      progress(`${this.nodes.length} operators registered and staked; epoch ${epoch} quorum: ${members.length} validators`)
+    } finally {
+      provider.destroy()
     }
   }
 
@@ -148,12 +188,25 @@ export class Devnet {
         router: { impl: 'score', quorumSize, maxAttempts: 3, stallMs: this.#opts.stallMs ?? 3000, pricePerTokenWei: '1000000000' },
         executor: { impl: 'pipeline', shards: devnetShards(index, this.#opts.nodes, this.shardCount), backend: 'auto', threads: 1 },
         quorum: { impl: 'reexec', backend: 'auto', threads: 1 },
-        settler: { impl: 'chain' },
+        // Batches close 200 ms after their first receipt: short, so the demo's one request settles quickly.
+        settler: { impl: 'batch', flushMs: 200 },
         // The first node proves receipts for 'proof' requests (routers elsewhere ask it
         // over the mesh). Its workers start on the first proof, so other modes pay nothing.
         ...(index === 0 ? { prover: { impl: 'groth16', backend: 'auto' as const, maxQueued: 16, concurrency: 1 } } : {})
       },
-      chain: { rpcUrl: this.chain.url, chainId: this.chain.chainId, settlement: this.settlement },
+      chain: {
+        rpcUrl: this.chain.url,
+        chainId: this.chain.chainId,
+        contracts: {
+          settlement: this.contracts.settlement,
+          quorumRegistry: this.contracts.quorumRegistry,
+          nodeRegistry: this.contracts.nodeRegistry,
+          params: this.contracts.params,
+          token: this.contracts.token,
+          modelRegistry: this.contracts.modelRegistry
+        },
+        confirmations: 1
+      },
       mesh: { heartbeatMs: this.#opts.heartbeatMs ?? 500, livenessMs: 3 * (this.#opts.heartbeatMs ?? 500) + 500, pingMs: 1000, stakes },
       metrics: { host: '127.0.0.1', port: 0 },
       log: { level: 'info' },
@@ -226,5 +279,40 @@ export class Devnet {
       await this.chain.stop()
     })()
     await this.#stopping
+  }
+}
+
+/**
+ * Deploy the protocol from dev account 0 with the deployer as governance (a devnet
+ * has nobody to vote), size the quorum to the devnet, fund the operators' stakes and
+ * the demo client's deposit.
+ */
+async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, progress: (m: string) => void): Promise<Devnet['contracts']> {
+  const provider = connectProvider(chain.url, { chainId: chain.chainId, pollingInterval: 50 })
+  try {
+    const deployerWallet = new Wallet(chain.accounts[0]!.privateKey, provider)
+    const addresses = await deployProtocol(deployerWallet, { governance: 'deployer' })
+    if (addresses.settlement === undefined || addresses.quorumRegistry === undefined) {
+      throw new VerimeshError('INTERNAL', 'deployProtocol did not deploy the settlement and quorum registry')
+    }
+    const contracts = { ...addresses, settlement: addresses.settlement, quorumRegistry: addresses.quorumRegistry }
+    const deployer = await TxSender.create(deployerWallet, { pollIntervalMs: 50 })
+    const params = connectProtocolParams(contracts.params, provider)
+    const token = connectVerimeshToken(contracts.token, provider)
+    await deployer.sendCall(params, 'setQuorumSize', [Math.min(3, nodes)], { label: 'ProtocolParams.setQuorumSize' })
+    await deployer.sendCall(params, 'setChallengeWindow', [60], { label: 'ProtocolParams.setChallengeWindow' })
+    for (let i = 0; i < nodes; i++) {
+      await deployer.sendCall(token, 'transfer', [chain.accounts[i + 1]!.address, devnetStake(i)], { label: `token → node-${i}` })
+    }
+    // The demo client: tokens, approval and a deposit, signed with its own key.
+    const clientWallet = new Wallet(chain.accounts[nodes + 1]!.privateKey, provider)
+    await deployer.sendCall(token, 'transfer', [clientWallet.address, DEVNET_CLIENT_DEPOSIT], { label: 'token → client' })
+    const client = await TxSender.create(clientWallet, { pollIntervalMs: 50 })
+    await client.sendCall(token, 'approve', [contracts.settlement, DEVNET_CLIENT_DEPOSIT], { label: 'client approve' })
+    await client.sendCall(connectBatchSettlement(contracts.settlement, provider), 'deposit', [DEVNET_CLIENT_DEPOSIT], { label: 'client deposit' })
+    progress(`protocol deployed: settlement ${contracts.settlement}, quorum registry ${contracts.quorumRegistry}, node registry ${contracts.nodeRegistry}`)
+    return contracts
+  } finally {
+    provider.destroy()
   }
 }

@@ -10,7 +10,6 @@ import { Decimal, EthAddress, Hex32 } from '../protocol/messages.js'
 
 /** A built-in implementation name, or a path to a module exporting a RoleModule. */
 const Impl = Type.String({ minLength: 1 })
-const RoleSection = () => Type.Object({ impl: Impl }, { additionalProperties: true })
 
 /** Which kernels run the integer engine (docs/engine-spec.md): same bytes whichever. */
 const EngineSection = {
@@ -71,13 +70,38 @@ export const NodeConfigSchema = Type.Object({
       proofVerifier: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('native'), Type.Literal('snarkjs')])),
       circuitsDir: Type.Optional(Type.String({ minLength: 1 }))
     }, { additionalProperties: true })),
-    settler: Type.Optional(RoleSection())
+    settler: Type.Optional(Type.Object({
+      impl: Impl,
+      /** Most receipts in one batch (the contract's amortised cost is lowest at the largest). */
+      maxBatch: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+      /** How long the first receipt of a batch waits for company before the batch goes out. */
+      flushMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+      /** Rebuilds of a batch whose id another settler took meanwhile. */
+      maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 16 })),
+      /** How long a quorum member has to co-sign a batch. */
+      signTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+      /** Claim every payout of a batch once its challenge window passed (the settler pays the gas). */
+      autoClaim: Type.Optional(Type.Boolean())
+    }, { additionalProperties: true }))
   }, { additionalProperties: false }),
   chain: Type.Union([Type.Null(), Type.Object({
     rpcUrl: Type.String({ minLength: 1 }),
     chainId: Type.Integer({ minimum: 1 }),
-    settlement: EthAddress
-  })], { default: null }),
+    /** Addresses of the deployed protocol (runtime/chain/deploy.ts deployProtocol). */
+    contracts: Type.Object({
+      settlement: EthAddress,
+      quorumRegistry: EthAddress,
+      nodeRegistry: EthAddress,
+      params: EthAddress,
+      token: Type.Optional(EthAddress),
+      modelRegistry: Type.Optional(EthAddress),
+      disputes: Type.Optional(EthAddress)
+    }, { additionalProperties: false }),
+    /** Blocks on top of a settlement transaction before the settler reports it. */
+    confirmations: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+    /** The BLS secret (32 bytes hex) this node co-signs batches with; absent: derived from operatorKey. */
+    blsKey: Type.Optional(Hex32)
+  }, { additionalProperties: false })], { default: null }),
   mesh: Type.Object({
     heartbeatMs: Type.Integer({ minimum: 50, default: 1000 }),
     /** A peer not heard from for this long is considered down. */

@@ -138,12 +138,32 @@ const RouteHop = Type.Object({ shard: Uint, address: ActorAddress, peer: Type.St
 
 // ---- client ↔ router -----------------------------------------------------------------
 
+/** Where a settled receipt sits on chain: its batch, leaf and challenge window. */
+export const SettlementRecordSchema = Type.Object({
+  chainId: Uint,
+  contract: EthAddress,
+  batchId: Uint,
+  /** The epoch whose quorum signed the batch. */
+  epoch: Uint,
+  receiptIndex: Uint,
+  receiptCount: Uint,
+  /** The receipt's leaf in the batch's receipts tree (contracts/lib/ReceiptLeaf.sol). */
+  leafHash: Hex32,
+  receiptsRoot: Hex32,
+  txHash: Hex32,
+  blockNumber: Uint,
+  gasUsed: Decimal,
+  /** Unix seconds until which the receipt can be challenged; payouts are claimable after. */
+  challengeDeadline: Uint
+}, { additionalProperties: false })
+export type SettlementRecord = Static<typeof SettlementRecordSchema>
+
 export const InferSubmit = defineMessage('infer.submit', 1, {
   request: InferenceRequestSchema,
   signature: HexBytes
 })
 
-export const InferResult = defineMessage('infer.result', 2, {
+export const InferResult = defineMessage('infer.result', 3, {
   requestId: Hex32,
   tokens: TokenIds,
   text: Type.String(),
@@ -159,9 +179,7 @@ export const InferResult = defineMessage('infer.result', 2, {
   proofReports: Type.Optional(Type.Array(Type.Object({ validator: EthAddress, report: VerificationReportSchema }), { maxItems: 64 })),
   receipt: ReceiptSchema,
   receiptHash: Hex32,
-  settlement: Type.Union([Type.Null(), Type.Object({
-    chainId: Uint, contract: EthAddress, txHash: Hex32, blockNumber: Uint, gasUsed: Decimal
-  })]),
+  settlement: Type.Union([Type.Null(), SettlementRecordSchema]),
   timings: Type.Object({ executeMs: Type.Number(), verifyMs: Type.Number(), settleMs: Type.Number(), totalMs: Type.Number(), proveMs: Type.Optional(Type.Number()) })
 })
 
@@ -255,13 +273,48 @@ export const ProverProof = defineMessage('prover.proof', 1, {
 
 // ---- router → settler -----------------------------------------------------------------
 
-export const SettleSubmit = defineMessage('settle.submit', 1, {
+/** A receipt with the quorum's attestations: what a batch is made of. */
+export const BatchItemSchema = Type.Object({
   receipt: ReceiptSchema,
-  attestations: Type.Array(AttestationSchema, { minItems: 1, maxItems: 256 })
+  attestations: Type.Array(AttestationSchema, { minItems: 1, maxItems: 256 }),
+  /** The receipt circuit's statement when the request was proven ('proof' mode). */
+  proofStatement: Type.Optional(Decimal)
+}, { additionalProperties: false })
+export type BatchItem = Static<typeof BatchItemSchema>
+
+export const SettleSubmit = defineMessage('settle.submit', 2, {
+  receipt: ReceiptSchema,
+  attestations: Type.Array(AttestationSchema, { minItems: 1, maxItems: 256 }),
+  proofStatement: Type.Optional(Decimal)
 })
 
-export const SettleRecorded = defineMessage('settle.recorded', 1, {
-  chainId: Uint, contract: EthAddress, txHash: Hex32, blockNumber: Uint, gasUsed: Decimal
+export const SettleRecorded = defineMessage('settle.recorded', 2, SettlementRecordSchema.properties)
+
+// ---- settler → quorum: co-signing a batch ----------------------------------------------
+
+/**
+ * The settler asks each member of the epoch's quorum to BLS-sign a batch. The member
+ * rebuilds the batch from the items itself and signs only the digest it computed.
+ */
+export const QuorumSignBatch = defineMessage('quorum.sign-batch', 1, {
+  chainId: Uint,
+  settlement: EthAddress,
+  batchId: Uint,
+  epoch: Uint,
+  items: Type.Array(BatchItemSchema, { minItems: 1, maxItems: 4096 }),
+  digest: Hex32
+})
+
+const G1Dec = Type.Tuple([Decimal, Decimal])
+export const QuorumBatchSignature = defineMessage('quorum.batch-signature', 1, {
+  validator: EthAddress,
+  batchId: Uint,
+  digest: Hex32,
+  /** BLS signature in G1 over the digest (docs/bls.md). */
+  sigma: G1Dec,
+  pkG1: G1Dec,
+  /** EIP-197 order: x.im, x.re, y.im, y.re. */
+  pkG2: Type.Tuple([Decimal, Decimal, Decimal, Decimal])
 })
 
 // ---- mesh-wide announcements (gossipsub) -----------------------------------------------
@@ -289,6 +342,8 @@ export type QuorumVerifyMsg = MessageOf<typeof QuorumVerify>
 export type QuorumAttestationMsg = MessageOf<typeof QuorumAttestation>
 export type SettleSubmitMsg = MessageOf<typeof SettleSubmit>
 export type SettleRecordedMsg = MessageOf<typeof SettleRecorded>
+export type QuorumSignBatchMsg = MessageOf<typeof QuorumSignBatch>
+export type QuorumBatchSignatureMsg = MessageOf<typeof QuorumBatchSignature>
 export type MeshHeartbeatMsg = MessageOf<typeof MeshHeartbeat>
 export type ProverProveMsg = MessageOf<typeof ProverProve>
 export type ProverProofMsg = MessageOf<typeof ProverProof>
@@ -297,7 +352,7 @@ export type ProverProofMsg = MessageOf<typeof ProverProof>
 export const PROTOCOL_MESSAGES: readonly MessageDef[] = [
   InferSubmit, InferResult, RouterStatus, RouterStatusReply,
   ShardStep, ShardProgress, ShardDone, ShardFailed,
-  QuorumVerify, QuorumAttestation, SettleSubmit, SettleRecorded,
+  QuorumVerify, QuorumAttestation, SettleSubmit, SettleRecorded, QuorumSignBatch, QuorumBatchSignature,
   ProverProve, ProverProof,
   MeshHeartbeat
 ]
