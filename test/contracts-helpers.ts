@@ -55,7 +55,12 @@ export async function mined (tx: Promise<ContractTransactionResponse>): Promise<
 export async function reverts (t: ExecutionContext, p: Promise<unknown>, name: string): Promise<unknown[]> {
   let thrown: unknown
   try {
-    await p
+    const result = await p
+    // A transaction sent with an explicit gas limit skips estimation: wait for it, so a
+    // mined revert fails the assertion instead of passing as "sent".
+    if (result !== null && typeof result === 'object' && typeof (result as { wait?: unknown }).wait === 'function') {
+      await (result as ContractTransactionResponse).wait()
+    }
   } catch (err) {
     thrown = err
   }
@@ -68,9 +73,21 @@ export async function reverts (t: ExecutionContext, p: Promise<unknown>, name: s
   return decoded?.args ?? []
 }
 
+/**
+ * Mine until the latest block's timestamp is at least `timestamp`. The embedded chain's
+ * clock is wall time plus the evm_increaseTime offset, but a burst of blocks runs ahead of
+ * it (timestamps must increase), so an offset alone does not say where the next block lands.
+ */
+export async function advanceTo (provider: JsonRpcProvider, timestamp: number): Promise<void> {
+  for (let latest = await now(provider); latest < timestamp; latest = await now(provider)) {
+    await provider.send('evm_increaseTime', [timestamp - latest])
+    await provider.send('hardhat_mine', ['0x1'])
+  }
+}
+
+/** Move the chain so the latest block is at least `seconds` after the current latest one. */
 export async function increaseTime (provider: JsonRpcProvider, seconds: number): Promise<void> {
-  await provider.send('evm_increaseTime', [seconds])
-  await provider.send('hardhat_mine', ['0x1'])
+  await advanceTo(provider, await now(provider) + seconds)
 }
 
 export async function mine (provider: JsonRpcProvider, blocks: number): Promise<void> {
