@@ -123,7 +123,8 @@ for (const [sourceName, contracts] of Object.entries(output.contracts ?? {})) {
 
 if (bindings) {
   try {
-    writeBindings(artifacts, typesDir)
+    // A partial compile (--src elsewhere) must not delete the other contracts' bindings.
+    writeBindings(artifacts, typesDir, { prune: srcDir === resolve(root, 'contracts') })
   } catch (err) {
     fail(`cannot generate bindings into ${relative(root, typesDir)}: ${err instanceof Error ? err.message : String(err)}`)
   }

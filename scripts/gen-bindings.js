@@ -189,10 +189,11 @@ export function generateBindings (artifact) {
 }
 
 /**
- * Write one module per artifact plus index.ts into `outDir`, and remove
- * generated modules whose contract is gone. Returns the names written.
+ * Write one module per artifact plus index.ts into `outDir`, and (with
+ * `prune`) remove generated modules whose contract is gone. Returns the
+ * names written.
  */
-export function writeBindings (artifacts, outDir) {
+export function writeBindings (artifacts, outDir, { prune = true } = {}) {
   mkdirSync(outDir, { recursive: true })
   const names = []
   for (const a of [...artifacts].sort((x, y) => x.contractName.localeCompare(y.contractName))) {
@@ -205,12 +206,13 @@ export function writeBindings (artifacts, outDir) {
     names.push(a.contractName)
   }
   const keep = new Set(names.map((n) => `${n}.ts`).concat('index.ts'))
-  for (const f of readdirSync(outDir)) {
+  for (const f of prune ? readdirSync(outDir) : []) {
     if (!f.endsWith('.ts') || keep.has(f)) continue
     const path = join(outDir, f)
     if (readFileSync(path, 'utf8').startsWith(MARKER)) rmSync(path)
   }
-  const index = [`${MARKER}: do not edit.`, ...names.map((n) => `export * from './${n}.js'`), ''].join('\n')
+  const all = readdirSync(outDir).filter((f) => f.endsWith('.ts') && f !== 'index.ts').map((f) => f.slice(0, -3)).sort()
+  const index = [`${MARKER}: do not edit.`, ...all.map((n) => `export * from './${n}.js'`), ''].join('\n')
   let oldIndex
   try { oldIndex = readFileSync(join(outDir, 'index.ts'), 'utf8') } catch { oldIndex = undefined }
   if (oldIndex !== index) writeFileSync(join(outDir, 'index.ts'), index)
