@@ -5,12 +5,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import {
-  Contract, ContractFactory, getAddress, getBytes, getCreateAddress, hexlify, Interface, isAddress, isError,
+  Contract, ContractFactory, getAddress, getBytes, getCreateAddress, hexlify, isAddress, isError,
   type BytesLike, type ContractRunner, type InterfaceAbi, type Signer, type TransactionReceipt, type TransactionResponse
 } from 'ethers'
 
 import { VerimeshError } from '../errors.js'
 import { SignerQueue } from './nonce-manager.js'
+import { decodeRevert, registerErrors } from './revert.js'
 
 export interface ContractArtifact {
   contractName: string
@@ -59,6 +60,7 @@ export const DEV_SETTLEMENT_ADDRESS = '0x5FbDB2315678afecb367f032d93F642f64180aa
 
 // ---- errors ----------------------------------------------------------------
 
+/** A decoded revert: the custom error's name and JSON-safe arguments. */
 export interface DecodedRevert {
   /** Custom error name, or 'Error' / 'Panic' for the built-in ones. */
   name: string
@@ -66,46 +68,19 @@ export interface DecodedRevert {
   args: unknown[]
 }
 
-function jsonSafe (v: unknown): unknown {
-  if (typeof v === 'bigint') return v.toString()
-  if (Array.isArray(v)) return v.map(jsonSafe)
-  return v
-}
-
-/** The revert payload inside an ethers error, wherever ethers put it. */
-function revertData (err: unknown): string | undefined {
-  const seen = new Set<unknown>()
-  const walk = (v: unknown, depth: number): string | undefined => {
-    if (v === null || typeof v !== 'object' || seen.has(v) || depth > 6) return undefined
-    seen.add(v)
-    const o = v as Record<string, unknown>
-    if (typeof o.data === 'string' && /^0x([0-9a-f]{2}){4,}$/i.test(o.data)) return o.data
-    for (const key of ['error', 'info', 'cause']) {
-      const found = walk(o[key], depth + 1)
-      if (found !== undefined) return found
-    }
-    return undefined
-  }
-  return walk(err, 0)
-}
-
-/** Decode a Settlement revert (custom error, Error(string) or Panic) from an ethers error. */
+/**
+ * Decode a Settlement revert (custom error, Error(string) or Panic) from an
+ * ethers error. Decoding itself is revert.ts's, which knows every artifact's
+ * errors; this keeps the Settlement client's contract of `undefined` for a
+ * payload none of them declares.
+ */
 export function decodeSettlementError (err: unknown): DecodedRevert | undefined {
   const revert = (err as { revert?: { name?: string, args?: unknown[] } } | undefined)?.revert
-  if (revert?.name !== undefined) return { name: revert.name, args: [...(revert.args ?? [])].map(jsonSafe) }
-  const data = revertData(err)
-  if (data === undefined) return undefined
-  try {
-    const parsed = settlementInterface().parseError(data)
-    if (parsed !== null) return { name: parsed.name, args: [...parsed.args].map(jsonSafe) }
-  } catch { /* not one of ours */ }
-  return undefined
-}
-
-let iface: Interface | undefined
-function settlementInterface (): Interface {
-  iface ??= new Interface(loadArtifact('Settlement').abi)
-  return iface
+  if (revert?.name !== undefined) return { name: revert.name, args: [...(revert.args ?? [])].map((v) => typeof v === 'bigint' ? v.toString() : v) }
+  registerErrors('Settlement', loadArtifact('Settlement').abi)
+  const decoded = decodeRevert(err)
+  if (decoded === undefined || decoded.signature === undefined) return undefined
+  return { name: decoded.name, args: decoded.args }
 }
 
 // ---- deploy ----------------------------------------------------------------
