@@ -3,6 +3,23 @@ pragma solidity ^0.8.24;
 
 import {BN254} from "../lib/BN254.sol";
 import {BLS} from "../lib/BLS.sol";
+import {ReceiptLeaf} from "../lib/ReceiptLeaf.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+/// @title Test-only window onto ReceiptLeaf and MerkleProof, to check runtime/chain/merkle.ts against them.
+contract TestReceiptLeaf {
+    function hash(ReceiptLeaf.Receipt calldata r) external pure returns (bytes32) {
+        return ReceiptLeaf.hash(r);
+    }
+
+    function payoutHash(uint256 batchId, address account, uint8 kind, uint256 amount) external pure returns (bytes32) {
+        return ReceiptLeaf.payoutHash(batchId, account, kind, amount);
+    }
+
+    function verify(bytes32[] calldata proof, bytes32 root, bytes32 leaf) external pure returns (bool) {
+        return MerkleProof.verifyCalldata(proof, root, leaf);
+    }
+}
 
 /// @title Test-only epoch source for BatchSettlement (stands in for NodeRegistry.currentEpoch).
 contract TestEpochClock {
