@@ -184,25 +184,71 @@ contract QuorumRegistry is IQuorumRegistry {
         signedStake = totalStake;
 
         uint256[2] memory apk = [q.apkX, q.apkY];
-        uint256 len = nonSignerPks.length;
-        if (len != 0) {
-            mapping(bytes32 => Member) storage byPk = _memberByPk[epoch];
+        if (nonSignerPks.length != 0) {
             uint256[2] memory missing;
-            uint256 prev;
-            for (uint256 i; i < len; ++i) {
-                uint256[2] memory pk = nonSignerPks[i];
-                bytes32 h = keccak256(abi.encode(pk));
-                if (uint256(h) <= prev) revert NonSignersNotSorted(i);
-                prev = uint256(h);
-                Member storage m = byPk[h];
-                if (!m.isMember) revert NotAQuorumMember(i, h);
-                signedStake -= m.stake;
-                missing = BN254.plus(missing, pk);
-            }
+            uint256 stakeMissing;
+            (missing, stakeMissing) = _sumNonSigners(_memberByPk[epoch], nonSignerPks);
+            signedStake -= stakeMissing;
             apk = BN254.plus(apk, BN254.negate(missing));
         }
 
         if (3 * signedStake < 2 * totalStake) revert InsufficientQuorumStake(signedStake, totalStake);
         if (!BLS.verify(digest, apk, apkG2, sigma)) revert InvalidQuorumSignature();
+    }
+
+    /// @dev Sum of the non-signers' keys and stakes, checking order and membership. In assembly
+    ///      because it is the only per-non-signer cost of a batch: per key one calldata copy, one
+    ///      keccak, one cold SLOAD (the Member slot) and one ECADD, ~2 600 gas in all.
+    function _sumNonSigners(mapping(bytes32 => Member) storage byPk, uint256[2][] calldata pks)
+        private
+        view
+        returns (uint256[2] memory sum, uint256 stake)
+    {
+        uint256 bad; // 1 + index of the first offending entry, 0 if none
+        uint256 kind; // 1 unsorted, 2 not a member, 3 ECADD failed
+        bytes32 badHash;
+        uint256 len = pks.length;
+        assembly ("memory-safe") {
+            // [acc.x, acc.y, pk.x, pk.y] at the free pointer; ECADD writes acc in place.
+            let buf := mload(0x40)
+            mstore(buf, 0)
+            mstore(add(buf, 0x20), 0)
+            let base := byPk.slot
+            let prev := 0
+            for { let i := 0 } lt(i, len) { i := add(i, 1) } {
+                calldatacopy(add(buf, 0x40), add(pks.offset, shl(6, i)), 0x40)
+                let h := keccak256(add(buf, 0x40), 0x40)
+                if iszero(gt(h, prev)) {
+                    bad := add(i, 1)
+                    kind := 1
+                    break
+                }
+                prev := h
+                mstore(0x00, h)
+                mstore(0x20, base)
+                let word := sload(keccak256(0x00, 0x40))
+                // Member{uint128 stake; bool isMember}: isMember is bit 128.
+                if iszero(and(shr(128, word), 0xff)) {
+                    bad := add(i, 1)
+                    kind := 2
+                    badHash := h
+                    break
+                }
+                // Distinct members' stakes sum to at most the total, which fits in uint128.
+                stake := add(stake, and(word, 0xffffffffffffffffffffffffffffffff))
+                if iszero(staticcall(gas(), 0x06, buf, 0x80, buf, 0x40)) {
+                    bad := add(i, 1)
+                    kind := 3
+                    break
+                }
+            }
+            mstore(sum, mload(buf))
+            mstore(add(sum, 0x20), mload(add(buf, 0x20)))
+        }
+        if (bad != 0) {
+            if (kind == 1) revert NonSignersNotSorted(bad - 1);
+            if (kind == 2) revert NotAQuorumMember(bad - 1, badHash);
+            revert BN254.EcAddFailed();
+        }
     }
 }

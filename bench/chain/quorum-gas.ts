@@ -13,7 +13,7 @@ import { startEmbeddedChain } from '../../runtime/chain/embedded-chain.js'
 import { connectProvider } from '../../runtime/chain/provider.js'
 import { harnessArtifact } from '../../runtime/chain/solc-harness.js'
 import {
-  aggregateG2, aggregateSignatures, blsKeyPair, sign, sortByPkHash, type BlsKeyPair, type G1Point, type G2Point
+  aggregateG2, aggregateSignatures, blsKeyPair, hashToG1WithTries, sign, sortByPkHash, type BlsKeyPair, type G1Point, type G2Point
 } from '../../runtime/crypto/bls.js'
 
 export const HARNESS_SOURCE = 'test/QuorumHarness.sol'
@@ -81,6 +81,8 @@ export interface QuorumGasOptions {
   nonSigners?: number[]
   /** An existing chain (url + a funded key); without it an embedded chain is started and stopped. */
   chain?: { url: string, chainId: number, privateKey: string }
+  /** The signed digest (default: keccak256("verimesh quorum gas bench"), which hashToG1 maps in 2 tries). */
+  digest?: string
 }
 
 export interface QuorumGasRow {
@@ -92,6 +94,8 @@ export interface QuorumGasRow {
   txGas: number
   /** Signed share of the quorum's stake, in basis points (all stakes equal). */
   signedBps: number
+  /** x values hashToG1 tried for the digest: each extra one costs ~1 500 gas. */
+  h2cTries: number
 }
 
 /**
@@ -107,6 +111,9 @@ export async function measureQuorumGas (opts: QuorumGasOptions = {}): Promise<Qu
   const key = opts.chain?.privateKey ?? embedded?.accounts[0]?.privateKey ?? ''
   const provider: JsonRpcProvider = connectProvider(url, { chainId })
   const rows: QuorumGasRow[] = []
+  // One digest for every row, so rows differ only by quorum size and non-signers.
+  const digest = opts.digest ?? keccak256(toUtf8Bytes('verimesh quorum gas bench'))
+  const h2cTries = hashToG1WithTries(digest).tries
   try {
     const signer = new Wallet(key, provider)
     for (const size of sizes) {
@@ -122,12 +129,11 @@ export async function measureQuorumGas (opts: QuorumGasOptions = {}): Promise<Qu
       const quorumAddr = await f.quorum.getAddress()
       for (const k of missing) {
         if (3 * (size - k) < 2 * size) continue
-        const digest = keccak256(toUtf8Bytes(`gas digest q${size} k${k}`))
         const att = quorumAttestation(members, new Set(Array.from({ length: k }, (_, i) => i)), digest)
         const args = [epoch, digest, att.nonSignerPks, att.apkG2, att.sigma] as const
         const [callGas] = await f.probe.getFunction('measure').staticCall(quorumAddr, ...args) as [bigint, bigint]
         const txGas = await f.quorum.getFunction('verifyQuorum').estimateGas(...args)
-        rows.push({ quorumSize: size, nonSigners: k, callGas: Number(callGas), txGas: Number(txGas), signedBps: Math.floor(((size - k) * 10_000) / size) })
+        rows.push({ quorumSize: size, nonSigners: k, callGas: Number(callGas), txGas: Number(txGas), signedBps: Math.floor(((size - k) * 10_000) / size), h2cTries })
       }
     }
   } finally {

@@ -43,11 +43,51 @@ library BLS {
         returns (bool)
     {
         if (!BN254.isOnCurve(apkG1) || !BN254.isOnCurve(sigma)) return false;
-        if (apkG2[0] == 0 && apkG2[1] == 0 && apkG2[2] == 0 && apkG2[3] == 0) return false;
+        if (apkG2[0] | apkG2[1] | apkG2[2] | apkG2[3] == 0) return false;
         uint256 gamma = uint256(keccak256(abi.encode(digest, apkG1, apkG2, sigma))) % BN254.R;
-        uint256[2] memory lhs = BN254.plus(sigma, BN254.scalarMul(apkG1, gamma));
-        uint256[2] memory rhs = BN254.plus(BN254.hashToG1(digest), BN254.scalarMul(BN254.g1(), gamma));
-        return BN254.pairing2(lhs, BN254.negG2(), rhs, apkG2);
+        uint256[2] memory h = BN254.hashToG1(digest);
+        uint256[4] memory negG2 = BN254.negG2();
+        // One 12-word buffer, laid out as the pairing input (lhs, −G2, rhs, apkG2), with the
+        // ECMUL/ECADD results written in place: no intermediate arrays, no copies.
+        uint256[12] memory buf;
+        uint256 failed; // address of the precompile that failed, 0 if none
+        uint256 result;
+        assembly ("memory-safe") {
+            // lhs = σ + γ·apkG1 → buf[0..1]
+            mstore(buf, mload(apkG1))
+            mstore(add(buf, 0x20), mload(add(apkG1, 0x20)))
+            mstore(add(buf, 0x40), gamma)
+            if iszero(staticcall(gas(), 0x07, buf, 0x60, buf, 0x40)) { failed := 0x07 }
+            mstore(add(buf, 0x40), mload(sigma))
+            mstore(add(buf, 0x60), mload(add(sigma, 0x20)))
+            if iszero(staticcall(gas(), 0x06, buf, 0x80, buf, 0x40)) { failed := 0x06 }
+            // rhs = H(m) + γ·G1 → buf[6..7]
+            let r := add(buf, 0xc0)
+            mstore(r, 1)
+            mstore(add(r, 0x20), 2)
+            mstore(add(r, 0x40), gamma)
+            if iszero(staticcall(gas(), 0x07, r, 0x60, r, 0x40)) { failed := 0x07 }
+            mstore(add(r, 0x40), mload(h))
+            mstore(add(r, 0x60), mload(add(h, 0x20)))
+            if iszero(staticcall(gas(), 0x06, r, 0x80, r, 0x40)) { failed := 0x06 }
+            // −G2 → buf[2..5], apkG2 → buf[8..11]
+            mstore(add(buf, 0x40), mload(negG2))
+            mstore(add(buf, 0x60), mload(add(negG2, 0x20)))
+            mstore(add(buf, 0x80), mload(add(negG2, 0x40)))
+            mstore(add(buf, 0xa0), mload(add(negG2, 0x60)))
+            mstore(add(buf, 0x100), mload(apkG2))
+            mstore(add(buf, 0x120), mload(add(apkG2, 0x20)))
+            mstore(add(buf, 0x140), mload(add(apkG2, 0x40)))
+            mstore(add(buf, 0x160), mload(add(apkG2, 0x60)))
+            if iszero(failed) {
+                if iszero(staticcall(gas(), 0x08, buf, 0x180, 0x00, 0x20)) { failed := 0x08 }
+                result := mload(0x00)
+            }
+        }
+        if (failed == 0x07) revert BN254.EcMulFailed();
+        if (failed == 0x06) revert BN254.EcAddFailed();
+        if (failed == 0x08) revert BN254.PairingFailed();
+        return result == 1;
     }
 
     /// @notice The digest an operator's BLS key signs to prove possession of its secret.

@@ -30,7 +30,7 @@ library BN254 {
     /// @notice Domain prefix of hashToG1, so a digest signed here cannot be replayed as a
     ///         signature of another protocol that maps the same 32 bytes to G1 the bare way
     ///         (EigenLayer's hashToG1 takes the digest as x directly).
-    bytes internal constant H2C_DOMAIN = "verimesh.bls.h2c.v1";
+    bytes19 internal constant H2C_DOMAIN = "verimesh.bls.h2c.v1";
 
     /// @notice The ECADD precompile (0x06) failed: an input is not on the curve.
     error EcAddFailed();
@@ -187,15 +187,34 @@ library BN254 {
     ///      tightness in the security reduction but nothing an attacker can use to forge:
     ///      forging still needs a point with known discrete log. About half the x are squares,
     ///      so the expected cost is two MODEXP calls (~2 700 gas) and the loop ends fast.
-    function hashToG1(bytes32 digest) internal view returns (uint256[2] memory) {
+    ///      The loop is assembly so a try costs the MODEXP and a few arithmetic opcodes only.
+    function hashToG1(bytes32 digest) internal view returns (uint256[2] memory r) {
         uint256 x = uint256(keccak256(abi.encodePacked(H2C_DOMAIN, digest))) % P;
-        while (true) {
-            uint256 beta = addmod(mulmod(mulmod(x, x, P), x, P), 3, P);
-            uint256 y = expModP(beta, SQRT_EXP);
-            if (mulmod(y, y, P) == beta) return [x, y];
-            x = addmod(x, 1, P);
+        bool ok = true;
+        assembly ("memory-safe") {
+            // MODEXP input (lengths, base, exponent, modulus) set up once; each try rewrites the base only.
+            let buf := mload(0x40)
+            mstore(buf, 0x20)
+            mstore(add(buf, 0x20), 0x20)
+            mstore(add(buf, 0x40), 0x20)
+            mstore(add(buf, 0x80), SQRT_EXP)
+            mstore(add(buf, 0xa0), P)
+            for {} 1 {} {
+                let beta := addmod(mulmod(mulmod(x, x, P), x, P), 3, P)
+                mstore(add(buf, 0x60), beta)
+                if iszero(staticcall(gas(), 0x05, buf, 0xc0, 0x00, 0x20)) {
+                    ok := 0
+                    break
+                }
+                let y := mload(0x00)
+                if eq(mulmod(y, y, P), beta) {
+                    mstore(r, x)
+                    mstore(add(r, 0x20), y)
+                    break
+                }
+                x := addmod(x, 1, P)
+            }
         }
-        // Unreachable: the loop returns once it meets a square, about every second x.
-        return [uint256(0), uint256(0)];
+        if (!ok) revert ModExpFailed();
     }
 }

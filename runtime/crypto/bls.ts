@@ -156,11 +156,16 @@ export function sortByPkHash (pks: readonly G1Point[]): G1Point[] {
  * not a square, x += 1; y = (x³+3)^((p+1)/4), the root the MODEXP precompile returns.
  */
 export function hashToG1 (digest: BytesLike): G1Point {
+  return hashToG1WithTries(digest).point
+}
+
+/** hashToG1 and how many x it tried (each try is one MODEXP on chain, ~1 500 gas). */
+export function hashToG1WithTries (digest: BytesLike): { point: G1Point, tries: number } {
   let x = mod(BigInt(keccak256(concat([toUtf8Bytes(H2C_DOMAIN), digestBytes(digest)]))), BN254_P)
-  for (;;) {
+  for (let tries = 1; ; tries++) {
     const beta = Fp.add(Fp.mul(Fp.sqr(x), x), 3n)
     const y = Fp.pow(beta, SQRT_EXP)
-    if (Fp.sqr(y) === beta) return [x, y]
+    if (Fp.sqr(y) === beta) return { point: [x, y], tries }
     x = Fp.add(x, 1n)
   }
 }
