@@ -144,7 +144,8 @@ test.serial('stake makes a quorum node an active validator at minStake', async (
   await reverts(t, as(1).getFunction('stake')(0n), 'ZeroAmount')
   await reverts(t, as(3).getFunction('stake')(1n), 'NotRegistered')
   await reverts(t, as(1).getFunction('stake')(2n * minStake + 1n), 'ERC20InsufficientAllowance')
-  await mined(as(1).getFunction('stake')(minStake - 1n))
+  const first = await mined(as(1).getFunction('stake')(minStake - 1n))
+  t.log(`gas: stake (first deposit) = ${first.gasUsed}`)
   t.false(await reg.isActiveValidator(w(1).address))
   const r = await mined(as(1).getFunction('stake')(1n))
   t.log(`gas: stake (second deposit) = ${r.gasUsed}`)
@@ -171,6 +172,7 @@ test.serial('unbonding: locked for unbondingDelay, then withdrawable once', asyn
   await reverts(t, as(1).getFunction('requestUnbond')(0n), 'ZeroAmount')
   await reverts(t, as(1).getFunction('withdraw')(), 'NothingToWithdraw')
   const r = await mined(as(1).getFunction('requestUnbond')(minStake))
+  t.log(`gas: requestUnbond = ${r.gasUsed}`)
   const unlockAt = Number((events(reg, r, 'UnbondRequested')[0]?.args ?? [])[3])
   const requestedAt = (await tc.provider.getBlock(r.blockNumber))?.timestamp ?? 0
   t.is(unlockAt, requestedAt + 7 * DAY)
@@ -191,6 +193,7 @@ test.serial('unbonding: locked for unbondingDelay, then withdrawable once', asyn
   await advanceTo(tc.provider, unlockAt2)
   const before = await token.balanceOf(op) as bigint
   const rw = await mined(as(1).getFunction('withdraw')())
+  t.log(`gas: withdraw = ${rw.gasUsed}`)
   t.deepEqual(events(reg, rw, 'Withdrawn')[0]?.args, [op, minStake + 1n])
   t.is(await token.balanceOf(op), before + minStake + 1n)
   t.is(await reg.slashableStakeOf(op), minStake - 1n)
