@@ -84,10 +84,13 @@ contract QuorumRegistry is IQuorumRegistry {
     ///      throughout the current one, so whoever commits chooses, by choosing the block,
     ///      among roughly (epoch length / block time) candidate quorums, and a block proposer
     ///      can additionally bias prevrandao by one bit per slot it is willing to miss. An
-    ///      adversary with stake fraction f grinding B blocks raises the probability of
-    ///      getting ≥ 2/3 of a quorum by at most a factor B; the defence is a quorum large
-    ///      enough that this stays negligible (the binomial tail at f ≤ 1/3 for quorumSize
-    ///      ≥ 64 is below 2⁻²⁰ per draw) plus keepers that commit as soon as the window opens.
+    ///      adversary controlling a fraction f of the active validators, grinding B blocks,
+    ///      raises its probability of holding ≥ 2/3 of a quorum by at most a factor B; the
+    ///      defence is a quorum large enough that this stays negligible (at f = 1/3 and
+    ///      quorumSize 64 the binomial tail is ~2⁻²⁵ per draw, so ~2⁻¹³ after 4 096 tries) plus
+    ///      keepers that commit as soon as the window opens. Sampling is uniform per validator
+    ///      while the threshold is by stake: with unequal stakes the adversary's share of the
+    ///      quorum's stake, not its head count, is what matters, so large quorums matter more.
     ///      A VRF or a RANDAO commit-reveal would remove the choice; the interface would not change.
     ///
     ///      Cost: one pass over all registered operators (two external views each) and, per
