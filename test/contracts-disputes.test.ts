@@ -25,6 +25,10 @@ import { compileVerifier, verifierCalldata, type VerifierCalldata } from '../run
 import { receiptTree, type ReceiptFields } from '../runtime/chain/merkle.js'
 import { connectProvider } from '../runtime/chain/provider.js'
 import { decodeRevert } from '../runtime/chain/revert.js'
+import { buildBatch } from '../runtime/chain/batch.js'
+import { deployProtocol } from '../runtime/chain/deploy.js'
+import { disputesStep } from '../runtime/chain/disputes.js'
+import { blsKeyPair, proofOfPossession, sign } from '../runtime/crypto/bls.js'
 import { harnessArtifact } from '../runtime/chain/solc-harness.js'
 import type { ContractArtifact } from '../runtime/chain/contracts.js'
 
@@ -100,9 +104,16 @@ async function now (): Promise<number> {
   return b!.timestamp
 }
 
+/** Mine a block at least `seconds` after the latest one. The chain's clock is the wall clock
+ *  plus the offsets, but a burst of blocks runs ahead of it (timestamps strictly increase),
+ *  so one evm_increaseTime may land short of the head plus `seconds`. */
 async function warp (seconds: number): Promise<void> {
-  await env.provider.send('evm_increaseTime', [seconds])
-  await env.provider.send('hardhat_mine', ['0x1'])
+  const target = (await now()) + seconds
+  for (let step = seconds; ; step = target - (await now())) {
+    await env.provider.send('evm_increaseTime', [step])
+    await env.provider.send('hardhat_mine', ['0x1'])
+    if (await now() >= target) return
+  }
 }
 
 function as (c: Contract, w: Wallet): Contract {
@@ -266,8 +277,8 @@ test.serial('(a) honest executor, dishonest challenger: bisection lands on the s
 
   // The verifier alone (a transaction's gas, 21 k intrinsic included), two public signals.
   const verifier = new Contract(env.verifier, compileVerifier(env.circuit.verifierPath).abi, executor)
-  const verifyGas = await verifier.getFunction('verifyProof').estimateGas(p.a, p.b, p.c, [s.statement, s.commitments.weights])
-  ;(gas['verifyProof (tile, 2 public signals)'] ??= []).push(verifyGas)
+  // Sent as a transaction (a view function may be), so this is gas used, not an estimate.
+  const verifyGas = await send(verifier.getFunction('verifyProof').send(p.a, p.b, p.c, [s.statement, s.commitments.weights]), 'verifyProof (tile, 2 public signals)')
   t.true(verifyGas <= 230_000n, `verifyProof gas ${verifyGas} within the issue's 230 k`)
   await send(as(disputes, executor).getFunction('proveStep')(disputeId, s.statement, s.commitments.weights, leafProof, p.a, p.b, p.c), 'proveStep')
   const end = await disputeOf(disputeId)
@@ -398,6 +409,82 @@ test.serial('(c) openDispute refusals, one-step receipts and governance', async 
   await reverts(t, as(disputes, gov).getFunction('setTileVerifier')('0x' + '00'.repeat(20)), 'ZeroAddress')
   await send(as(disputes, gov).getFunction('setTileVerifier')(env.verifier))
   t.is(await disputes.getFunction('tileVerifier')(), env.verifier)
+})
+
+test.serial('(d) the real protocol (deployProtocol + disputesStep): a dishonest executor is slashed in NodeRegistry and its batch voided in BatchSettlement, the client refunded', async (t) => {
+  const { gov, executor, challenger, other: client, provider } = env
+  const addrs = await deployProtocol(gov, { governance: 'deployer', extraSteps: [disputesStep(env.verifier)] })
+  const at = (key: keyof typeof addrs, name: string): Contract => new Contract(addrs[key]!, loadArtifact(name).abi, gov)
+  const [token, params, nodes, models, quorums, settlement, disputes] = [at('token', 'VerimeshToken'), at('params', 'ProtocolParams'),
+    at('nodeRegistry', 'NodeRegistry'), at('modelRegistry', 'ModelRegistry'), at('quorumRegistry', 'QuorumRegistry'), at('settlement', 'BatchSettlement'), at('disputes', 'Disputes')]
+  t.is(await settlement.getFunction('disputes')(), addrs.disputes)
+  t.true(await nodes.getFunction('isSlasher')(addrs.disputes))
+  const bal = async (a: string): Promise<bigint> => BigInt(await token.getFunction('balanceOf')(a))
+  const { chainId } = await provider.getNetwork()
+  const minStake = BigInt(await params.getFunction('minStake')())
+
+  // A validator (quorum role, BLS key) and the executor, both staked.
+  const validator = new PaddedWallet(Wallet.createRandom().privateKey, provider)
+  await send(gov.sendTransaction({ to: validator.address, value: 10n ** 18n }) as never)
+  const bls = blsKeyPair('disputes test validator')
+  const zero2 = [0n, 0n]
+  for (const [w, roles, keys] of [[validator, 8, [bls.g1, bls.g2, proofOfPossession(bls.secretKey, chainId, validator.address)]], [executor, 2, [zero2, [0n, 0n, 0n, 0n], zero2]]] as const) {
+    await send(as(token, gov).getFunction('transfer')(w.address, minStake))
+    await send(as(token, w).getFunction('approve')(addrs.nodeRegistry!, minStake))
+    await send(as(nodes, w).getFunction('register')(id('peer ' + w.address), roles, ...keys))
+    await send(as(nodes, w).getFunction('stake')(minStake))
+  }
+  const epoch = BigInt(await nodes.getFunction('currentEpoch')())
+  await send(quorums.getFunction('commitQuorum')(epoch))
+  // The model, with the tile tree of its steps.
+  await send(models.getFunction('registerModel')('disputes-test-model', MODEL_ROOT, [id('shard 0')], env.tree.root, 0, ''))
+  t.is(await models.getFunction('tileRootOf')(MODEL_ROOT), env.tree.root)
+  // The client's deposit pays the batch.
+  await send(as(token, gov).getFunction('transfer')(client.address, 10n * E18))
+  await send(as(token, client).getFunction('approve')(addrs.settlement!, 10n * E18))
+  await send(as(settlement, client).getFunction('deposit')(10n * E18))
+
+  // A batch with the executor's wrong receipt (step 6 of its trace is wrong), signed by the quorum.
+  const requestId = id('request real')
+  const lying = buildTrace(requestId, MODEL_ROOT, corrupt(env.records, 6))
+  const truth = buildTrace(requestId, MODEL_ROOT, env.records)
+  const r = receipt(lying, requestId, executor.address, client.address)
+  const [operatorBps, validatorBps, treasuryBps] = (await params.getFunction('feeSplit')()) as [bigint, bigint, bigint]
+  const batch = buildBatch({
+    batchId: BigInt(await settlement.getFunction('nextBatchId')()),
+    epoch,
+    chainId,
+    settlement: addrs.settlement!,
+    receipts: [{ ...r, operators: [executor.address], validators: [validator.address] }],
+    split: { operatorBps: Number(operatorBps), validatorBps: Number(validatorBps), treasuryBps: Number(treasuryBps) }
+  })
+  const h = batch.header
+  await send(settlement.getFunction('settleBatch')([h.epoch, h.receiptsRoot, h.receiptCount, h.payoutsRoot], batch.debits.map((d) => [d.client, d.amount]), [[], bls.g2, sign(bls.secretKey, batch.digest)]))
+  const deposit = BigInt(await settlement.getFunction('depositOf')(client.address))
+  t.is(deposit, 10n * E18 - r.fee)
+
+  await send(as(token, gov).getFunction('transfer')(challenger.address, 1_000n * E18))
+  await send(as(token, challenger).getFunction('approve')(addrs.disputes!, 1_000n * E18))
+  const c0 = await bal(challenger.address)
+  await send(as(disputes, challenger).getFunction('openDispute')(batch.batchId, tuple(r), batch.receiptProof(0), truth.root), 'openDispute (real settlement)')
+  const disputeId = BigInt(await disputes.getFunction('disputeCount')())
+  t.is(Number((await settlement.getFunction('batchInfo')(batch.batchId))[4]), Batch.Frozen)
+  for (;;) {
+    const d = await disputes.getFunction('disputeOf')(disputeId)
+    const move = defenderMove(lying, { lo: Number(d.lo), hi: Number(d.hi) })
+    if (move.kind === 'prove') { t.is(move.step, 6); break }
+    await send(as(disputes, executor).getFunction('bisect')(disputeId, move.hMid))
+    await send(as(disputes, challenger).getFunction('respond')(disputeId, challengerAgrees(truth, move.mid, move.hMid)))
+  }
+  await warp(3601)
+  const stake = BigInt(await nodes.getFunction('slashableStakeOf')(executor.address))
+  await send(as(disputes, challenger).getFunction('timeout')(disputeId), 'timeout (real registry and settlement)')
+  const slashed = stake * BigInt(await params.getFunction('slashBps')()) / 10_000n
+  const reward = slashed * BigInt(await params.getFunction('challengerRewardBps')()) / 10_000n
+  t.is(BigInt(await nodes.getFunction('slashableStakeOf')(executor.address)), stake - slashed)
+  t.is(await bal(challenger.address), c0 + reward, 'bond back plus the registry\'s reward')
+  t.is(Number((await settlement.getFunction('batchInfo')(batch.batchId))[4]), Batch.Voided)
+  t.is(BigInt(await settlement.getFunction('depositOf')(client.address)), deposit + r.fee, 'the client\'s debit refunded')
 })
 
 test.serial('gas per move (logged)', (t) => {
