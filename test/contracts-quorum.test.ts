@@ -7,7 +7,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { Contract, ContractFactory, type ContractTransactionReceipt, type ContractTransactionResponse, getAddress, Interface, keccak256, toUtf8Bytes, Wallet, type JsonRpcProvider } from 'ethers'
 
-import { deployQuorumFixture, makeValidator, quorumAttestation, type QuorumFixture, type QuorumValidator } from '../bench/chain/quorum-gas.js'
+import { deployQuorumFixture, makeValidator, measureQuorumGas, quorumAttestation, type QuorumFixture, type QuorumValidator } from '../bench/chain/quorum-gas.js'
 import { loadArtifact } from '../runtime/chain/contracts.js'
 import { startEmbeddedChain, type EmbeddedChain } from '../runtime/chain/embedded-chain.js'
 import { connectProvider } from '../runtime/chain/provider.js'
@@ -50,7 +50,7 @@ async function send (c: Contract, fn: string, ...args: unknown[]): Promise<Contr
 }
 
 test.before(async () => {
-  chain = await startEmbeddedChain({ accounts: 4 })
+  chain = await startEmbeddedChain({ accounts: 5 })
   provider = connectProvider(chain.url, { chainId: chain.chainId })
   signer = new Wallet((chain.accounts[0] as { privateKey: string }).privateKey, provider)
   const validators = Array.from({ length: 10 }, (_, i) => makeValidator('quorum test', i, ether(i + 1)))
@@ -225,4 +225,18 @@ test.serial('with the real NodeRegistry: registered, staked validators form the 
   const [signed, total] = await quorum.getFunction('verifyQuorum').staticCall(epoch, d, att.nonSignerPks, att.apkG2, att.sigma) as [bigint, bigint]
   t.is(total, minStake * 3n)
   t.is(signed, minStake * 2n)
+})
+
+test.serial('measureQuorumGas (bench/chain) yields one row per feasible combination', async (t) => {
+  const rows = await measureQuorumGas({
+    quorumSizes: [4],
+    nonSigners: [0, 1, 2],
+    chain: { url: chain.url, chainId: chain.chainId, privateKey: (chain.accounts[4] as { privateKey: string }).privateKey }
+  })
+  // 2 of 4 missing leaves half the stake: verifyQuorum would revert, so no row.
+  t.deepEqual(rows.map((r) => [r.quorumSize, r.nonSigners, r.signedBps]), [[4, 0, 10_000], [4, 1, 7_500]])
+  for (const r of rows) {
+    t.true(Number.isInteger(r.callGas) && r.callGas > 0 && r.txGas > r.callGas, JSON.stringify(r))
+    t.log(`gas: verifyQuorum q=${r.quorumSize} non-signers=${r.nonSigners}: call ${r.callGas}, tx ${r.txGas}`)
+  }
 })
