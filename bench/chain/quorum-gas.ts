@@ -96,6 +96,8 @@ export interface QuorumGasRow {
   signedBps: number
   /** x values hashToG1 tried for the digest: each extra one costs ~1 500 gas. */
   h2cTries: number
+  /** Gas of the commitQuorum transaction that sampled this quorum (registry of exactly quorumSize validators). */
+  commitGas: number
 }
 
 /**
@@ -122,7 +124,7 @@ export async function measureQuorumGas (opts: QuorumGasOptions = {}): Promise<Qu
       const f = await deployQuorumFixture(signer, validators, size)
       const epoch = 1n
       await (await f.registry.getFunction('setEpoch')(epoch)).wait()
-      await (await f.quorum.getFunction('commitQuorum')(epoch)).wait()
+      const commitGas = Number((await (await f.quorum.getFunction('commitQuorum')(epoch)).wait())?.gasUsed ?? 0n)
       const memberAddrs = (await f.quorum.getFunction('membersOf')(epoch) as string[]).map((a) => getAddress(a))
       const byAddr = new Map(validators.map((v) => [v.address, v.keys]))
       const members = memberAddrs.map((a) => byAddr.get(a) as BlsKeyPair)
@@ -133,7 +135,7 @@ export async function measureQuorumGas (opts: QuorumGasOptions = {}): Promise<Qu
         const args = [epoch, digest, att.nonSignerPks, att.apkG2, att.sigma] as const
         const [callGas] = await f.probe.getFunction('measure').staticCall(quorumAddr, ...args) as [bigint, bigint]
         const txGas = await f.quorum.getFunction('verifyQuorum').estimateGas(...args)
-        rows.push({ quorumSize: size, nonSigners: k, callGas: Number(callGas), txGas: Number(txGas), signedBps: Math.floor(((size - k) * 10_000) / size), h2cTries })
+        rows.push({ quorumSize: size, nonSigners: k, callGas: Number(callGas), txGas: Number(txGas), signedBps: Math.floor(((size - k) * 10_000) / size), h2cTries, commitGas })
       }
     }
   } finally {
