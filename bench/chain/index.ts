@@ -85,7 +85,17 @@ export async function measurePeerSettlement (chain: EmbeddedChain, signatures: n
 // ---- settlement -----------------------------------------------------------------------
 
 /** What the suite reads from measureSettlementGas's rows, whatever else they carry. */
-interface SettlementRowLike { batchSize?: number, receipts?: number, receiptCount?: number, gas?: number | bigint, gasUsed?: number | bigint, txGas?: number | bigint, settleGas?: number | bigint, gasPerInference?: number, note?: string }
+interface SettlementRowLike {
+  batchSize?: number
+  receipts?: number
+  gas?: number | bigint
+  gasUsed?: number | bigint
+  gasPerInference?: number
+  calldataBytes?: number
+  claimGas?: number
+  firstClaimGas?: number
+  note?: string
+}
 interface SettlementGasModule { measureSettlementGas: (opts?: { batchSizes?: number[], log?: (m: string) => void }) => Promise<SettlementRowLike[]> }
 
 function num (v: number | bigint | undefined): number | undefined {
@@ -113,11 +123,12 @@ async function settlementMetrics (ctx: SuiteContext, sizes: number[], peer: Peer
   }
   const out: Metric[] = []
   for (const row of rows) {
-    const n = row.batchSize ?? row.receipts ?? row.receiptCount
-    const gas = num(row.gas ?? row.gasUsed ?? row.txGas ?? row.settleGas)
+    const n = row.batchSize ?? row.receipts
+    const gas = num(row.gas ?? row.gasUsed)
     if (n === undefined || gas === undefined || n <= 0) continue
     ctx.log(`settlement: ${n} receipts, ${gas} gas`)
-    out.push(metric({ name: `settlement gas per batch (${n} receipts)`, value: gas, unit: 'gas', better: 'lower', note: row.note }))
+    const shape = row.calldataBytes !== undefined ? `${row.calldataBytes} calldata bytes` : undefined
+    out.push(metric({ name: `settlement gas per batch (${n} receipts)`, value: gas, unit: 'gas', better: 'lower', note: [shape, row.note].filter((x) => x !== undefined && x !== '').join('; ') }))
     const perInference = row.gasPerInference ?? gas / n
     out.push(metric({
       name: `amortised gas per inference (${n} receipts)`,
@@ -128,12 +139,16 @@ async function settlementMetrics (ctx: SuiteContext, sizes: number[], peer: Peer
       ...(n === largest ? { target: TARGET_GAS_PER_INFERENCE } : {})
     }))
   }
+  const last = rows[rows.length - 1]
+  if (last?.claimGas !== undefined) {
+    out.push(metric({ name: 'payout claim gas (one Merkle claim, batch final)', value: last.claimGas, unit: 'gas', better: 'lower', note: `first claim of a batch, which also finalises it and pays the treasury: ${last.firstClaimGas ?? '?'} gas` }))
+  }
   return out.length > 0 ? out : missing('measureSettlementGas returned no rows')
 }
 
 // ---- quorum -------------------------------------------------------------------------------
 
-interface QuorumRowLike { quorumSize: number, nonSigners: number, callGas: number, txGas: number, signedBps: number }
+interface QuorumRowLike { quorumSize: number, nonSigners: number, callGas: number, txGas: number, signedBps: number, h2cTries?: number, commitGas?: number }
 interface QuorumGasModule { measureQuorumGas: (opts?: { quorumSizes?: number[], nonSigners?: number[] }) => Promise<QuorumRowLike[]> }
 
 async function quorumMetrics (ctx: SuiteContext, quorumSizes: number[], nonSigners: number[]): Promise<Metric[]> {
@@ -152,6 +167,8 @@ async function quorumMetrics (ctx: SuiteContext, quorumSizes: number[], nonSigne
   } catch (err) {
     return missing(`measureQuorumGas failed: ${why(err)}`)
   }
+  const commits = new Map<number, number>()
+  for (const r of rows) if (r.commitGas !== undefined) commits.set(r.quorumSize, r.commitGas)
   return rows.map((r) => {
     ctx.log(`quorum ${r.quorumSize}, ${r.nonSigners} non-signers: call ${r.callGas} gas, tx ${r.txGas} gas`)
     return metric({
@@ -160,9 +177,16 @@ async function quorumMetrics (ctx: SuiteContext, quorumSizes: number[], nonSigne
       unit: 'gas',
       better: 'lower',
       target: target(r.nonSigners),
-      note: `gas of the verifyQuorum call inside a contract; as its own transaction ${r.txGas} gas; signers hold ${(r.signedBps / 100).toFixed(1)}% of the stake`
+      note: `gas of the verifyQuorum call inside a contract; as its own transaction ${r.txGas} gas; signers hold ${(r.signedBps / 100).toFixed(1)}% of the stake` +
+        (r.h2cTries !== undefined ? `; hash-to-curve tried ${r.h2cTries} x value(s)` : '')
     })
-  })
+  }).concat([...commits].map(([q, gas]) => metric({
+    name: `commitQuorum gas (quorum ${q}, once per epoch)`,
+    value: gas,
+    unit: 'gas',
+    better: 'lower',
+    note: 'samples the epoch\'s quorum and stores its aggregate key; registry of exactly the quorum size'
+  })))
 }
 
 // ---- Groth16 --------------------------------------------------------------------------------
