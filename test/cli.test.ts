@@ -72,7 +72,7 @@ test.serial('demo --once serves one request end to end and leaves no process beh
     t.is(r.code, 0, r.stderr)
     t.regex(r.stdout, /route +shard 0 → node-\d, shard 1 → node-\d/)
     t.regex(r.stdout, /quorum +node-\d signed, node-\d signed/)
-    t.regex(r.stdout, /settlement +tx 0x[0-9a-f]{64}/)
+    t.regex(r.stdout, /settlement +batch \d+ \(receipt 1 of 1\), co-signed by the epoch \d+ quorum \(BLS\), tx 0x[0-9a-f]{64}/)
     t.deepEqual(await processesMentioning(dir), [])
   } finally {
     await rm(dir, { recursive: true, force: true })

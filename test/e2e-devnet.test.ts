@@ -1,7 +1,8 @@
 // The whole path on real processes: a GGUF model imported and cut in two shards, a
 // 3-node devnet (embedded chain + 3 node processes over libp2p on loopback), a signed
 // request, pipeline execution across the two shards, quorum re-execution, and the
-// receipt recorded on chain.
+// receipt settled on chain in a batch co-signed by the epoch's BLS quorum, its fee split
+// and claimable after the challenge window.
 
 import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -12,7 +13,10 @@ import { Devnet } from '../runtime/cli/devnet.js'
 import { MeshClient } from '../runtime/client/mesh-client.js'
 import { silentLogger } from '../runtime/node/logger.js'
 import { connectProvider } from '../runtime/chain/provider.js'
-import { SettlementClient } from '../runtime/chain/contracts.js'
+import { TxSender } from '../runtime/chain/tx-sender.js'
+import { buildBatch, PayoutKind } from '../runtime/chain/batch.js'
+import { connectBatchSettlement, connectProtocolParams, connectVerimeshToken, parseBatchSettlementLogs } from '../runtime/chain/types/index.js'
+import { leafOfItem } from '../runtime/protocol/batch-item.js'
 import { IntShardEngine } from '../actors/engine/int-engine.js'
 import { openModel } from '../actors/engine/open-model.js'
 import { generateLocally } from '../actors/engine/generate.js'
@@ -79,15 +83,56 @@ test.serial('a signed request is served by two shards, attested by the quorum an
       await engine.close()
     }
 
-    // The receipt is on chain, submitted by one of the nodes.
-    t.truthy(result.settlement)
-    const provider = connectProvider(devnet.chain.url, { chainId: devnet.chain.chainId })
+    // The receipt is on chain: a batch of one, co-signed by the epoch's quorum. Rebuilt
+    // here from the result alone, it has the root the contract stored.
+    const st = result.settlement
+    if (st === null) throw new Error('no settlement')
+    t.is(st.receiptCount, 1)
+    const provider = connectProvider(devnet.chain.url, { chainId: devnet.chain.chainId, pollingInterval: 50 })
     try {
-      const onChain = await SettlementClient.connect(devnet.settlement, provider).receiptOf(result.receiptHash)
-      t.true(onChain.recorded)
-      t.is(onChain.blockNumber, result.settlement!.blockNumber)
-      const tx = await provider.getTransactionReceipt(result.settlement!.txHash)
+      const settlement = connectBatchSettlement(devnet.settlement, provider)
+      const info = await settlement.batchInfo(st.batchId)
+      t.is(info.receiptsRoot, st.receiptsRoot)
+      const tx = await provider.getTransactionReceipt(st.txHash)
       t.is(tx?.status, 1)
+      const settled = parseBatchSettlementLogs(tx!.logs, devnet.settlement).find((e) => e.name === 'BatchSettled')
+      t.is(settled?.name === 'BatchSettled' ? settled.args.signedStake : -1n, settled?.name === 'BatchSettled' ? settled.args.totalStake : 0n, 'all three validators co-signed')
+      const s = await connectProtocolParams(devnet.contracts.params, provider).feeSplit()
+      const batch = buildBatch({
+        batchId: BigInt(st.batchId),
+        epoch: BigInt(st.epoch),
+        chainId: BigInt(devnet.chain.chainId),
+        settlement: devnet.settlement,
+        receipts: [leafOfItem({ receipt: result.receipt, attestations: result.attestations })],
+        split: { operatorBps: Number(s.operatorBps), validatorBps: Number(s.validatorBps), treasuryBps: Number(s.treasuryBps) }
+      })
+      t.is(batch.header.receiptsRoot, st.receiptsRoot)
+      t.is(batch.receiptLeafHash(0), st.leafHash)
+      const fee = BigInt(result.receipt.fee)
+      t.is(batch.pools.total, fee)
+      t.is(batch.pools.treasuryShare, fee * 1000n / 10_000n)
+      t.is(batch.pools.validatorPool, fee * 1200n / 10_000n)
+      t.is(batch.pools.operatorPool, fee - batch.pools.treasuryShare - batch.pools.validatorPool)
+
+      // Claims wait for the challenge window; then every payout is claimable with its
+      // Merkle proof, and each account receives exactly its share.
+      const token = connectVerimeshToken(devnet.contracts.token, provider)
+      const claimer = await TxSender.create(new Wallet(devnet.clientKey, provider), { pollIntervalMs: 50 })
+      const first = batch.payouts[0]!
+      const early = await t.throwsAsync(claimer.sendCall(settlement, 'claim', [st.batchId, first.account, first.kind, first.amount, batch.payoutProof(first.account, first.kind)]))
+      t.regex(early.message, /ChallengeWindowOpen/)
+      await provider.send('evm_increaseTime', [61])
+      const before = await Promise.all(batch.payouts.map(async (p) => await token.balanceOf(p.account)))
+      for (const p of batch.payouts) {
+        await claimer.sendCall(settlement, 'claim', [st.batchId, p.account, p.kind, p.amount, batch.payoutProof(p.account, p.kind)])
+      }
+      const after = await Promise.all(batch.payouts.map(async (p) => await token.balanceOf(p.account)))
+      // An account can be both operator and validator: each gains the sum of its payouts.
+      batch.payouts.forEach((p, i) => { if (batch.payouts.findIndex((q) => q.account === p.account) === i) t.is(after[i]! - before[i]!, batch.payouts.filter((q) => q.account === p.account).reduce((a, q) => a + q.amount, 0n)) })
+      t.is(batch.payouts.filter((p) => p.kind === PayoutKind.OPERATOR).reduce((a, p) => a + p.amount, 0n), batch.pools.operatorPool)
+      t.is(batch.payouts.filter((p) => p.kind === PayoutKind.VALIDATOR).reduce((a, p) => a + p.amount, 0n), batch.pools.validatorPool)
+      const again = await t.throwsAsync(claimer.sendCall(settlement, 'claim', [st.batchId, first.account, first.kind, first.amount, batch.payoutProof(first.account, first.kind)]))
+      t.regex(again.message, /AlreadyClaimed/)
     } finally {
       provider.destroy()
     }
@@ -126,9 +171,7 @@ test.serial('a tampering executor is caught by the quorum: no attestation, nothi
     t.regex(err.message, /different tokens/)
     const provider = connectProvider(devnet.chain.url, { chainId: devnet.chain.chainId })
     try {
-      const logs = await provider.getLogs({ address: devnet.settlement, fromBlock: 0 })
-      const recorded = logs.filter((l) => l.topics[0] === SettlementClient.connect(devnet.settlement, provider).contract.interface.getEvent('ReceiptRecorded')!.topicHash)
-      t.is(recorded.length, 0)
+      t.is(await connectBatchSettlement(devnet.settlement, provider).nextBatchId(), 0n, 'no batch was settled')
     } finally {
       provider.destroy()
     }

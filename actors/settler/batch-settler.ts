@@ -96,6 +96,7 @@ export const batchSettler: RoleModule = {
       confirmations: chain.confirmations,
       onEvent: (e) => {
         if (e.type === 'retry' || e.type === 'resend' || e.type === 'failed') deps.logger.warn({ tx: e }, `settlement transaction ${e.type}`)
+        else deps.logger.info({ tx: { ...e, ...('gasUsed' in e ? { gasUsed: String(e.gasUsed) } : {}), ...('maxFeePerGas' in e ? { maxFeePerGas: String(e.maxFeePerGas) } : {}) } }, `settlement transaction ${e.type}`)
       }
     })
     // Members are found by operator address among live mesh peers with the quorum role.

@@ -167,6 +167,8 @@ export class EvmNode {
   readonly blockGasLimit: bigint
   /** Seconds added to the wall clock by evm_increaseTime. */
   private timeOffset = 0n
+  /** The earliest time the next block may carry (head time + the last increase). */
+  private minNextTimestamp = 0n
   private readonly coinbase: Address
   private readonly blocksByHash = new Map<string, MinedBlock>()
   private readonly txLocation = new Map<string, { blockNumber: number, index: number }>()
@@ -275,10 +277,7 @@ export class EvmNode {
    */
   private async mine (ptxs: PoolTx[]): Promise<Array<RpcError | undefined>> {
     const parent = this.head()
-    const now = BigInt(Math.floor(Date.now() / 1000)) + this.timeOffset
-    // Strictly increasing timestamps, as Ethereum requires; under a burst of
-    // transactions the chain clock runs ahead of the wall clock.
-    const timestamp = now > parent.block.header.timestamp ? now : parent.block.header.timestamp + 1n
+    const timestamp = this.nextTimestamp(parent.block.header.timestamp)
     const builder = await buildBlock(this.vm, {
       parentBlock: parent.block,
       headerData: { timestamp, coinbase: this.coinbase, gasLimit: this.blockGasLimit, parentBeaconBlockRoot: ZERO32 },
@@ -320,12 +319,27 @@ export class EvmNode {
   }
 
   /**
+   * The next block's time: wall clock plus evm_increaseTime offsets, and strictly
+   * later than its parent, as Ethereum requires (under a burst of transactions the
+   * chain clock runs ahead of the wall clock).
+   */
+  private nextTimestamp (parent: bigint): bigint {
+    const now = BigInt(Math.floor(Date.now() / 1000)) + this.timeOffset
+    const floor = this.minNextTimestamp > parent + 1n ? this.minNextTimestamp : parent + 1n
+    return now > floor ? now : floor
+  }
+
+  /**
    * Move the chain clock forward (tests of challenge windows, unbonding, timelocks).
    * Later blocks carry wall-clock time plus every offset added so far.
    */
   increaseTime (seconds: bigint): bigint {
     if (seconds < 0n) throw new RpcError(RpcCode.INVALID_PARAMS, `cannot move time backwards (${seconds} s)`)
     this.timeOffset += seconds
+    // Counted from the head too: after a burst of blocks the chain clock runs ahead of
+    // the wall clock, and "N seconds later" must still mean N seconds after the head.
+    const fromHead = this.head().block.header.timestamp + seconds
+    if (fromHead > this.minNextTimestamp) this.minNextTimestamp = fromHead
     return this.timeOffset
   }
 
@@ -443,7 +457,7 @@ export class EvmNode {
   }
 
   /** One execution of `req` with `gasLimit`, rolled back afterwards. */
-  private async execute (vm: VM, at: MinedBlock, req: CallRequest, gasLimit: bigint): Promise<RunTxResult> {
+  private async execute (vm: VM, at: MinedBlock, req: CallRequest, gasLimit: bigint, pending = false): Promise<RunTxResult> {
     // An unsigned legacy transaction with gas price 0 and a stubbed sender,
     // run under a zero base fee: geth's eth_call semantics (no fee, no nonce
     // or balance checks), but through runTx so intrinsic gas, access lists
@@ -453,7 +467,11 @@ export class EvmNode {
     ;(tx as { getSenderAddress: () => Address }).getSenderAddress = () => from
     const h = at.block.header
     const block = createBlock({
-      header: { number: h.number, timestamp: h.timestamp, gasLimit: h.gasLimit, coinbase: h.coinbase, mixHash: h.mixHash, baseFeePerGas: 0n, parentHash: h.parentHash, parentBeaconBlockRoot: ZERO32 }
+      // An estimate for the pending block runs in that block's context (number, time), as
+      // geth's does: a call gated on a deadline must estimate as it will execute.
+      header: pending
+        ? { number: h.number + 1n, timestamp: this.nextTimestamp(h.timestamp), gasLimit: h.gasLimit, coinbase: h.coinbase, mixHash: h.mixHash, baseFeePerGas: 0n, parentHash: at.block.hash(), parentBeaconBlockRoot: ZERO32 }
+        : { number: h.number, timestamp: h.timestamp, gasLimit: h.gasLimit, coinbase: h.coinbase, mixHash: h.mixHash, baseFeePerGas: 0n, parentHash: h.parentHash, parentBeaconBlockRoot: ZERO32 }
     }, { common: this.common })
     await vm.evm.journal.checkpoint()
     try {
@@ -476,9 +494,10 @@ export class EvmNode {
 
   /** eth_estimateGas: the smallest gas limit with which `req` succeeds. */
   async estimateGas (req: CallRequest, tag: BlockTag): Promise<bigint> {
+    const pending = tag === 'pending'
     return this.withState(tag, async (vm, at) => {
       const cap = req.gas ?? this.blockGasLimit
-      const first = await this.execute(vm, at, req, cap)
+      const first = await this.execute(vm, at, req, cap, pending)
       if (first.execResult.exceptionError !== undefined) {
         const e = executionError(first)
         if (e.code === RpcCode.EXECUTION_REVERTED || req.gas === undefined) throw e
@@ -488,12 +507,28 @@ export class EvmNode {
       // usually suffices; it does not when a CALL needed the 1/64 that the
       // caller must keep back (EIP-150): then search upwards.
       const needed = first.totalGasSpent + first.gasRefund
-      const ok = async (g: bigint): Promise<boolean> => (await this.execute(vm, at, req, g).catch(() => undefined))?.execResult.exceptionError === undefined
+      const ok = async (g: bigint): Promise<boolean> => (await this.execute(vm, at, req, g, pending).catch(() => undefined))?.execResult.exceptionError === undefined
       if (needed >= cap || await ok(needed)) return needed < cap ? needed : cap
+      // Each nested call keeps 1/64 back, so the answer is usually needed·(64/63)^depth:
+      // try a few depths before a wider search. Each try re-runs the whole call (a
+      // settlement batch runs a pairing), so a plain binary search over [needed, cap]
+      // took seconds; geth's 1.5 % tolerance bounds the rest the same way.
       let lo = needed
-      let hi = cap
-      while (hi - lo > 1n) {
-        const mid = (lo + hi) / 2n
+      let hi = 0n
+      for (let depth = 1, g = needed; depth <= 4 && hi === 0n; depth++) {
+        g = g * 64n / 63n + 1n
+        if (g >= cap) break
+        if (await ok(g)) hi = g
+        else lo = g
+      }
+      for (let g = lo; hi === 0n;) {
+        g = g * 2n < cap ? g * 2n : cap
+        if (await ok(g)) hi = g
+        else if (g === cap) throw new RpcError(RpcCode.SERVER, `gas required exceeds allowance (${cap})`)
+        else lo = g
+      }
+      while (hi - lo > hi / 64n && hi - lo > 1n) {
+        const mid: bigint = (lo + hi) / 2n
         if (await ok(mid)) hi = mid
         else lo = mid
       }

@@ -39,8 +39,10 @@ Options:
 `,
   devnet: `verimesh devnet [--nodes N] [--dir DIR] [--model DIR] [--verbose]
 
-Starts an embedded EVM chain served over JSON-RPC on loopback, deploys the settlement
-contract, and runs N node processes wired together. Runs until interrupted.
+Starts an embedded EVM chain served over JSON-RPC on loopback, deploys the protocol
+(token, governance, parameters, node/model/quorum registries, batch settlement), runs N
+node processes wired together, registers and stakes them and commits the first epoch's
+validator quorum. Runs until interrupted.
 
 Options:
   --nodes N     number of node processes (default 3, 2..32)
@@ -53,7 +55,7 @@ Options:
 
 Starts a devnet, submits one EIP-712-signed inference request, and prints what
 happened: output, the executors that served each shard, the quorum attestations, the
-receipt and the settlement transaction. Keeps the devnet up until Ctrl-C unless --once.
+receipt and the batch it was settled in (co-signed by the epoch's BLS quorum). Keeps the devnet up until Ctrl-C unless --once.
 
 Options:
   --once            exit after the request, stopping every process it started
@@ -293,8 +295,11 @@ function printResult (out: (l: string) => void, r: InferResultMsg, devnet: Devne
   }
   out(`  receipt      ${r.receiptHash}  fee ${r.receipt.fee} wei`)
   if (r.settlement !== null) {
-    out(`  settlement   tx ${r.settlement.txHash}`)
-    out(`               block ${r.settlement.blockNumber}, gas ${r.settlement.gasUsed}, contract ${r.settlement.contract}, chain ${r.settlement.chainId}`)
+    const st = r.settlement
+    out(`  settlement   batch ${st.batchId} (receipt ${st.receiptIndex + 1} of ${st.receiptCount}), co-signed by the epoch ${st.epoch} quorum (BLS), tx ${st.txHash}`)
+    out(`               block ${st.blockNumber}, gas ${st.gasUsed}, BatchSettlement ${st.contract}, chain ${st.chainId}`)
+    out(`               leaf ${st.leafHash} in receipts root ${st.receiptsRoot}`)
+    out(`               fees split per ProtocolParams (default 78/12/10 operators/validators/treasury); payouts claimable after ${new Date(st.challengeDeadline * 1000).toISOString()} (challenge window)`)
   }
   const t = r.timings
   out(`  timings      execute ${t.executeMs.toFixed(0)} ms, ${t.proveMs === undefined ? '' : `prove ${t.proveMs.toFixed(0)} ms, `}verify ${t.verifyMs.toFixed(0)} ms, settle ${t.settleMs.toFixed(0)} ms, total ${t.totalMs.toFixed(0)} ms`)

@@ -20,7 +20,7 @@ export interface LeafReceipt {
   /** Steps of a tile-step trace; 0 for the engine's shard trace, which the dispute game cannot open yet. */
   steps: number
   proofStatement: bigint
-  /** Every shard executor (they share the operators' part of the fee). */
+  /** Every distinct shard executor (they share the operators' part of the fee equally). */
   operators: string[]
   /** The validators that attested (they share the validators' part). */
   validators: string[]
@@ -47,12 +47,15 @@ export function leafOfItem (item: BatchItem, minAttestations = 1): LeafReceipt {
     seen.add(v)
     validators.push(v)
   }
-  const operators = r.executors.map((e) => getAddress(e))
+  // A node that ran several shards (a reroute can land two on one node) is one operator
+  // among the fee's sharers, not several.
+  const executors = r.executors.map((e) => getAddress(e))
+  const operators = [...new Set(executors)]
   return {
     requestId: r.requestId,
     modelRoot: r.modelId,
     client: getAddress(r.client),
-    executor: operators[operators.length - 1]!,
+    executor: executors[executors.length - 1]!,
     fee: BigInt(r.fee),
     outputHash: r.outputHash,
     traceRoot: r.traceHash,
