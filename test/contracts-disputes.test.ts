@@ -28,6 +28,7 @@ import { decodeRevert } from '../runtime/chain/revert.js'
 import { buildBatch } from '../runtime/chain/batch.js'
 import { deployProtocol } from '../runtime/chain/deploy.js'
 import { disputesStep } from '../runtime/chain/disputes.js'
+import { DisputeClient, type TileStepProver } from '../runtime/chain/dispute-client.js'
 import { blsKeyPair, proofOfPossession, sign } from '../runtime/crypto/bls.js'
 import { harnessArtifact } from '../runtime/chain/solc-harness.js'
 import type { ContractArtifact } from '../runtime/chain/contracts.js'
@@ -411,7 +412,7 @@ test.serial('(c) openDispute refusals, one-step receipts and governance', async 
   t.is(await disputes.getFunction('tileVerifier')(), env.verifier)
 })
 
-test.serial('(d) the real protocol (deployProtocol + disputesStep): a dishonest executor is slashed in NodeRegistry and its batch voided in BatchSettlement, the client refunded', async (t) => {
+test.serial('(d) the real protocol (deployProtocol + disputesStep, DisputeClient on both sides): a dishonest challenger loses its bond, a dishonest executor is slashed in NodeRegistry and its batch voided in BatchSettlement, the client refunded', async (t) => {
   const { gov, executor, challenger, other: client, provider } = env
   const addrs = await deployProtocol(gov, { governance: 'deployer', extraSteps: [disputesStep(env.verifier)] })
   const at = (key: keyof typeof addrs, name: string): Contract => new Contract(addrs[key]!, loadArtifact(name).abi, gov)
@@ -449,42 +450,71 @@ test.serial('(d) the real protocol (deployProtocol + disputesStep): a dishonest 
   const lying = buildTrace(requestId, MODEL_ROOT, corrupt(env.records, 6))
   const truth = buildTrace(requestId, MODEL_ROOT, env.records)
   const r = receipt(lying, requestId, executor.address, client.address)
+  // … and one right receipt, which a dishonest challenger disputes first.
+  const honest = buildTrace(id('request real ok'), MODEL_ROOT, env.records)
+  const good = receipt(honest, honest.requestId, executor.address, client.address)
   const [operatorBps, validatorBps, treasuryBps] = (await params.getFunction('feeSplit')()) as [bigint, bigint, bigint]
   const batch = buildBatch({
     batchId: BigInt(await settlement.getFunction('nextBatchId')()),
     epoch,
     chainId,
     settlement: addrs.settlement!,
-    receipts: [{ ...r, operators: [executor.address], validators: [validator.address] }],
+    receipts: [r, good].map((x) => ({ ...x, operators: [executor.address], validators: [validator.address] })),
     split: { operatorBps: Number(operatorBps), validatorBps: Number(validatorBps), treasuryBps: Number(treasuryBps) }
   })
   const h = batch.header
   await send(settlement.getFunction('settleBatch')([h.epoch, h.receiptsRoot, h.receiptCount, h.payoutsRoot], batch.debits.map((d) => [d.client, d.amount]), [[], bls.g2, sign(bls.secretKey, batch.digest)]))
   const deposit = BigInt(await settlement.getFunction('depositOf')(client.address))
-  t.is(deposit, 10n * E18 - r.fee)
+  t.is(deposit, 10n * E18 - r.fee - good.fee)
+  const proofOfReceipt = (x: ReceiptFields): string[] => batch.receiptProof(batch.receipts.findIndex((y) => y.requestId === x.requestId))
 
   await send(as(token, gov).getFunction('transfer')(challenger.address, 1_000n * E18))
   await send(as(token, challenger).getFunction('approve')(addrs.disputes!, 1_000n * E18))
   const c0 = await bal(challenger.address)
-  await send(as(disputes, challenger).getFunction('openDispute')(batch.batchId, tuple(r), batch.receiptProof(0), truth.root), 'openDispute (real settlement)')
-  const disputeId = BigInt(await disputes.getFunction('disputeCount')())
-  t.is(Number((await settlement.getFunction('batchInfo')(batch.batchId))[4]), Batch.Frozen)
-  for (;;) {
-    const d = await disputes.getFunction('disputeOf')(disputeId)
-    const move = defenderMove(lying, { lo: Number(d.lo), hi: Number(d.hi) })
-    if (move.kind === 'prove') { t.is(move.step, 6); break }
-    await send(as(disputes, executor).getFunction('bisect')(disputeId, move.hMid))
-    await send(as(disputes, challenger).getFunction('respond')(disputeId, challengerAgrees(truth, move.mid, move.hMid)))
+  // Both sides play through DisputeClient, each from its own trace.
+  const asChallenger = await DisputeClient.connect(addrs.disputes!, challenger, { pollIntervalMs: 20 })
+  const asDefender = await DisputeClient.connect(addrs.disputes!, executor, { pollIntervalMs: 20 })
+  const prove: TileStepProver = async (input) => await env.prover.prove(await computeWitness(env.circuit, input.input), { threads: 1 })
+  // The dishonest challenger loses on the right receipt: the defender proves the step.
+  const wrongClaim = buildTrace(honest.requestId, MODEL_ROOT, corrupt(env.records, 1))
+  const game1 = (await asChallenger.open(batch.batchId, good, proofOfReceipt(good), wrongClaim.root)).disputeId
+  let last: string | undefined
+  for (let moves = 0; moves < 10 && last !== 'proven'; moves++) {
+    last = (await asDefender.defend(game1, honest, env.tree, prove)).kind
+    if (last === 'bisected') t.is((await asChallenger.challenge(game1, wrongClaim)).kind, 'responded')
   }
-  await warp(3601)
+  t.is(last, 'proven')
+  t.is((await asDefender.state(game1)).status, 2, 'DefenderWon')
+  t.is((await asDefender.state(game1)).lo, 1)
+  t.is(Number((await settlement.getFunction('batchInfo')(batch.batchId))[4]), Batch.Pending, 'unfrozen')
+  t.is(BigInt(await settlement.getFunction('depositOf')(client.address)), deposit)
+
+  const opened = await asChallenger.open(batch.batchId, r, proofOfReceipt(r), truth.root)
+  ;(gas['openDispute (real settlement)'] ??= []).push(opened.tx.gasUsed)
+  const disputeId = opened.disputeId
+  t.is(Number((await settlement.getFunction('batchInfo')(batch.batchId))[4]), Batch.Frozen)
+  t.is((await asChallenger.challenge(disputeId, truth)).kind, 'waiting', 'the defender moves first')
+  for (let moves = 0; moves < 10; moves++) {
+    const s = await asDefender.state(disputeId)
+    if (s.hi - s.lo === 1) break
+    t.is((await asDefender.defend(disputeId, lying, env.tree, prove)).kind, 'bisected')
+    t.is((await asChallenger.challenge(disputeId, truth)).kind, 'responded')
+  }
+  const s = await asDefender.state(disputeId)
+  t.deepEqual([s.lo, s.hi], [6, 7])
+  // The defender's own step 6 has no witness: it cannot move.
+  await t.throwsAsync(asDefender.defend(disputeId, lying, env.tree, prove), { message: /Assert Failed/ })
   const stake = BigInt(await nodes.getFunction('slashableStakeOf')(executor.address))
-  await send(as(disputes, challenger).getFunction('timeout')(disputeId), 'timeout (real registry and settlement)')
+  await reverts(t, asChallenger.timeout(disputeId), 'DeadlineNotReached')
+  await warp(3601)
+  ;(gas['timeout (real registry and settlement)'] ??= []).push((await asChallenger.timeout(disputeId)).gasUsed)
   const slashed = stake * BigInt(await params.getFunction('slashBps')()) / 10_000n
   const reward = slashed * BigInt(await params.getFunction('challengerRewardBps')()) / 10_000n
   t.is(BigInt(await nodes.getFunction('slashableStakeOf')(executor.address)), stake - slashed)
-  t.is(await bal(challenger.address), c0 + reward, 'bond back plus the registry\'s reward')
+  const bond = BigInt(await params.getFunction('disputeBond')())
+  t.is(await bal(challenger.address), c0 - bond + reward, 'lost the first bond; the second back plus the registry\'s reward')
   t.is(Number((await settlement.getFunction('batchInfo')(batch.batchId))[4]), Batch.Voided)
-  t.is(BigInt(await settlement.getFunction('depositOf')(client.address)), deposit + r.fee, 'the client\'s debit refunded')
+  t.is(BigInt(await settlement.getFunction('depositOf')(client.address)), deposit + r.fee + good.fee, 'the client\'s debits refunded')
 })
 
 test.serial('gas per move (logged)', (t) => {
