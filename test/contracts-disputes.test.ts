@@ -2,9 +2,11 @@
 // proofs from the native prover: an honest executor beats a dishonest challenger by
 // proving the step the bisection lands on; a dishonest executor (one wrong step output)
 // cannot prove that step, times out and is slashed, and its batch is voided; every
-// refusal is asserted by its custom error. Settlement, node and model registries are
-// the test stand-ins of contracts/test/DisputesHarness.sol (batches set directly, no
-// BLS quorum needed); token and parameters are the real contracts.
+// refusal is asserted by its custom error. Tests (a)–(c) use the stand-ins of
+// contracts/test/DisputesHarness.sol for settlement and registries (batches set directly,
+// to reach every branch); (d) plays on the real protocol from deployProtocol +
+// disputesStep: a quorum-signed BatchSettlement batch, NodeRegistry stake, ModelRegistry
+// tile root, both sides through DisputeClient.
 import test, { type ExecutionContext } from 'ava'
 import { Contract, ContractFactory, Wallet, ZeroHash, id, type ContractTransactionResponse, type JsonRpcProvider, type TransactionRequest } from 'ethers'
 
