@@ -5,6 +5,7 @@
 import test from 'ava'
 import { AbiCoder, Contract, ContractFactory, getAddress, keccak256 } from 'ethers'
 
+import { seededRandom as rng } from '../circuits/samples.js'
 import { batchDigest, buildBatch, splitFees, type BatchReceipt, type FeeSplit } from '../runtime/chain/batch.js'
 import { PayoutKind, payoutLeafHash, receiptLeafHash, receiptTuple, verifyPayoutProof, verifyReceiptProof } from '../runtime/chain/merkle.js'
 import { harnessArtifact } from '../runtime/chain/solc-harness.js'
@@ -26,18 +27,6 @@ test.before(async () => {
 })
 
 test.after.always(async () => { await env?.stop() })
-
-/** Deterministic pseudo-random source (mulberry32). */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Distinct addresses, increasing with i. */
 const addr = (i: number): string => getAddress('0x' + (BigInt(i + 1) * 0x1000003n).toString(16).padStart(40, '0'))
