@@ -6,14 +6,17 @@
 // The quorum registry is contracts/test/BatchSettlementMocks.sol's TestQuorumRegistry:
 // quorums set directly, signatures checked for real with contracts/lib/BLS.sol.
 import test, { type ExecutionContext } from 'ava'
-import { Contract, Wallet } from 'ethers'
+import { Contract, ContractFactory, getAddress, Interface, Wallet } from 'ethers'
+
+import { deployQuorumFixture, makeValidator, quorumAttestation } from '../bench/chain/quorum-gas.js'
 
 import { buildCircuits } from '../circuits/build.js'
 import { loadCircuit } from '../circuits/circuits.js'
 import { receiptCommitment, receiptInput, type ReceiptClaim } from '../circuits/receipt-encoding.js'
 import { loadSnarkjs, releaseSnarkjsCurve } from '../circuits/snarkjs.js'
 import { computeWitness } from '../circuits/witness.js'
-import { batchDigest, type Batch } from '../runtime/chain/batch.js'
+import { batchDigest, buildBatch, type Batch } from '../runtime/chain/batch.js'
+import { loadArtifact } from '../runtime/chain/contracts.js'
 import { compileVerifier, Groth16VerifierClient, verifierCalldata, type SnarkjsProof } from '../runtime/chain/groth16-verifier.js'
 import { PayoutKind, payoutTree, receiptTuple } from '../runtime/chain/merkle.js'
 import {
@@ -339,4 +342,41 @@ test.serial('settleBatch gas does not grow with the number of receipts', async (
   // the signature, and hash-to-curve's try-and-increment rounds (a few thousand gas).
   // Any per-receipt cost, even 40 gas, would show as more than 10k over 253 receipts.
   t.true(g256 - g1 < 10_000n && g1 - g256 < 10_000n, `${g1} vs ${g256}`)
+})
+
+test.serial('with the real QuorumRegistry: a batch settles with a non-signer; short stake and a bad signature are refused', async (t) => {
+  const members = Array.from({ length: 4 }, (_, i) => makeValidator('batch settlement real quorum', i, 10n ** 18n))
+  const f = await deployQuorumFixture(env.owner, members, 4)
+  await mined(f.registry.getFunction('setEpoch')(1n))
+  await mined(f.quorum.getFunction('commitQuorum')(1n))
+  const order = (await f.quorum.getFunction('membersOf')(1n) as string[]).map((a) => members.find((m) => m.address === getAddress(a))!.keys)
+  const art = loadArtifact('BatchSettlement')
+  const real = await new ContractFactory(art.abi, art.bytecode, env.owner).deploy(
+    await env.token.getAddress(), await env.params.getAddress(), await f.quorum.getAddress(), await f.registry.getAddress(), env.owner.address)
+  await real.waitForDeployment()
+  const rs = real as Contract
+  const c = clients[0]!
+  await mined((env.token.connect(c) as Contract).getFunction('approve')(await rs.getAddress(), 10n ** 6n))
+  await mined((rs.connect(c) as Contract).getFunction('deposit')(10n ** 6n))
+  const errors = new Interface([...(art.abi as Array<{ type: string }>), ...(loadArtifact('QuorumRegistry').abi as Array<{ type: string }>)].filter((x) => x.type === 'error'))
+  const nameOf = (err: unknown): string | undefined => {
+    const data = (err as { data?: string }).data ?? (err as { info?: { error?: { data?: string } } }).info?.error?.data
+    return data === undefined ? undefined : errors.parseError(data)?.name
+  }
+  const b = buildBatch({
+    batchId: 0n, epoch: 1n, chainId: env.chainId, settlement: await rs.getAddress(),
+    receipts: [receipt(c.address, 5000n, [ops[0]!], [vals[0]!])], split: { operatorBps: 7800, validatorBps: 1200, treasuryBps: 1000 }
+  })
+  const go = (nonSigners: number[], digest = b.digest): Promise<unknown> => {
+    const att = quorumAttestation(order, new Set(nonSigners), digest)
+    return rs.getFunction('settleBatch')(headerArg(b), debitsArg(b), [att.nonSignerPks, att.apkG2, att.sigma])
+  }
+  t.is(nameOf(await t.throwsAsync(go([0, 1]))), 'InsufficientQuorumStake')
+  t.is(nameOf(await t.throwsAsync(go([3], b.receiptLeafHash(0)))), 'InvalidQuorumSignature')
+  const r = await mined(go([3]) as Promise<never>)
+  const ev = r.logs.map((l) => rs.interface.parseLog(l)).find((e) => e?.name === 'BatchSettled')
+  t.is(ev?.args.signedStake, 3n * 10n ** 18n)
+  t.is(ev?.args.totalStake, 4n * 10n ** 18n)
+  t.is(await rs.getFunction('depositOf')(c.address), 10n ** 6n - 5000n)
+  t.log(`gas: settleBatch with the real QuorumRegistry (quorum 4, 1 non-signer, 1 client) = ${r.gasUsed}`)
 })
