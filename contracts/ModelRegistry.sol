@@ -212,7 +212,9 @@ contract ModelRegistry is IModelRegistry {
         uint256 licenseFee,
         string calldata uri
     ) internal returns (uint32 version) {
-        if (modelRoot == bytes32(0) || tileRoot == bytes32(0)) revert ZeroRoot();
+        // A zero tile root is allowed: a model with no tile decomposition registered yet,
+        // whose receipts the dispute game refuses (nothing a one-step proof could check).
+        if (modelRoot == bytes32(0)) revert ZeroRoot();
         RootRef memory taken = rootRef[modelRoot];
         if (taken.version != 0) revert RootTaken(modelRoot, taken.modelId, taken.version);
         uint256 count = shardRoots.length;

@@ -78,7 +78,6 @@ test.serial('registerModel: revert paths', async (t) => {
   t.deepEqual(await reverts(t, r1('n'.repeat(65), root('x'), shards('x', 1), tile('x'), 0n, ''), 'NameInvalid'), ['65'])
   t.deepEqual(await reverts(t, r1('llama-3.2-1b-q8', root('x'), shards('x', 1), tile('x'), 0n, ''), 'ModelExists'), [modelId])
   await reverts(t, r1('x', ZERO32, shards('x', 1), tile('x'), 0n, ''), 'ZeroRoot')
-  await reverts(t, r1('x', root('x'), shards('x', 1), ZERO32, 0n, ''), 'ZeroRoot')
   t.deepEqual(await reverts(t, r1('x', root('x'), [], tile('x'), 0n, ''), 'ShardCountInvalid'), ['0'])
   t.deepEqual(await reverts(t, r1('x', root('x'), shards('x', 1025), tile('x'), 0n, ''), 'ShardCountInvalid'), ['1025'])
   t.deepEqual(await reverts(t, r1('x', root('x'), [...shards('x', 2), ZERO32], tile('x'), 0n, ''), 'ShardRootZero'), ['2'])

@@ -6,7 +6,7 @@
 // They are compiled here rather than in `npm run build` because they exist only
 // once the circuits are built, and their bytecode embeds that build's keys.
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 
 import { Contract, ContractFactory, type ContractRunner, type InterfaceAbi, type Signer } from 'ethers'
@@ -50,8 +50,11 @@ export function compileVerifier (solPath: string): ContractArtifact {
     throw new VerimeshError('PROVER_UNAVAILABLE', `no Solidity verifier at ${solPath}: build the circuits with \`npm run circuits:build\``, { path: solPath }, { cause: err })
   }
   const key = createHash('sha256').update(source).digest('hex')
-  const hit = compiled.get(key)
-  if (hit !== undefined) return hit
+  const hit = compiled.get(key) ?? readCached(solPath, key)
+  if (hit !== undefined) {
+    compiled.set(key, hit)
+    return hit
+  }
   const solc = createRequire(import.meta.url)('solc') as { compile: (input: string) => string, version: () => string }
   const input = {
     language: 'Solidity',
@@ -78,7 +81,25 @@ export function compileVerifier (solPath: string): ContractArtifact {
     compiler: { name: 'solc', version: solc.version(), evmVersion: EVM_VERSION, optimizerRuns: OPTIMIZER_RUNS }
   }
   compiled.set(key, artifact)
+  // Next to the source, keyed by its hash: a devnet start after a circuits build
+  // pays the compile once (seconds with solc-js), not on every start.
+  try {
+    writeFileSync(cachePath(solPath), JSON.stringify({ sourceSha256: key, artifact }) + '\n')
+  } catch { /* a read-only build directory only costs the recompile */ }
   return artifact
+}
+
+function cachePath (solPath: string): string {
+  return `${solPath}.artifact.json`
+}
+
+function readCached (solPath: string, key: string): ContractArtifact | undefined {
+  try {
+    const c = JSON.parse(readFileSync(cachePath(solPath), 'utf8')) as { sourceSha256?: string, artifact?: ContractArtifact }
+    return c.sourceSha256 === key && c.artifact?.compiler?.evmVersion === EVM_VERSION ? c.artifact : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function decimal (v: string | undefined, what: string): bigint {

@@ -17,6 +17,10 @@ import { registerOperator } from '../chain/operator.js'
 import { TxSender } from '../chain/tx-sender.js'
 import { connectBatchSettlement, connectProtocolParams, connectQuorumRegistry, connectNodeRegistry, connectVerimeshToken } from '../chain/types/index.js'
 import { blsKeyFromOperatorKey } from '../crypto/bls.js'
+import { compileVerifier, Groth16VerifierClient } from '../chain/groth16-verifier.js'
+import { disputesStep } from '../chain/disputes.js'
+import { connectModelRegistry } from '../chain/types/index.js'
+import { circuitPaths, repoRoot } from '../../circuits/registry.js'
 import { synthPackage } from '../../actors/engine/model/synth-package.js'
 import { MANIFEST_FILE, readManifest } from '../../actors/engine/model/package.js'
 import { DIM_PRESETS } from '../../actors/engine/int/synth.js'
@@ -132,7 +136,7 @@ export class Devnet {
     let devnet: Devnet | undefined
     try {
       const quorumSize = Math.min(opts.quorumSize ?? 2, opts.nodes)
-      const contracts = await deployDevnetProtocol(chain, opts.nodes, progress)
+      const contracts = await deployDevnetProtocol(chain, opts.nodes, manifest, progress)
       devnet = new Devnet(opts, chain, contracts, model)
       await devnet.#startNodes(quorumSize)
       await devnet.#joinProtocol(progress)
@@ -287,11 +291,17 @@ export class Devnet {
  * has nobody to vote), size the quorum to the devnet, fund the operators' stakes and
  * the demo client's deposit.
  */
-async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, progress: (m: string) => void): Promise<Devnet['contracts']> {
+async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, manifest: Awaited<ReturnType<typeof readManifest>>, progress: (m: string) => void): Promise<Devnet['contracts']> {
   const provider = connectProvider(chain.url, { chainId: chain.chainId, pollingInterval: 50 })
   try {
     const deployerWallet = new Wallet(chain.accounts[0]!.privateKey, provider)
-    const addresses = await deployProtocol(deployerWallet, { governance: 'deployer' })
+    // The circuits' verifiers exist once `npm run circuits:build` ran: then receipt
+    // proofs can finalise receipts and the dispute game can end in a tile-step proof.
+    const verifiers = await deployVerifiers(deployerWallet, progress)
+    const addresses = await deployProtocol(deployerWallet, {
+      governance: 'deployer',
+      ...(verifiers.tile === undefined ? {} : { extraSteps: [disputesStep(verifiers.tile)] })
+    })
     if (addresses.settlement === undefined || addresses.quorumRegistry === undefined) {
       throw new VerimeshError('INTERNAL', 'deployProtocol did not deploy the settlement and quorum registry')
     }
@@ -299,8 +309,14 @@ async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, progre
     const deployer = await TxSender.create(deployerWallet, { pollIntervalMs: 50 })
     const params = connectProtocolParams(contracts.params, provider)
     const token = connectVerimeshToken(contracts.token, provider)
+    const settlement = connectBatchSettlement(contracts.settlement, provider)
+    if (verifiers.receipt !== undefined) await deployer.sendCall(settlement, 'setReceiptVerifier', [verifiers.receipt], { label: 'BatchSettlement.setReceiptVerifier' })
     await deployer.sendCall(params, 'setQuorumSize', [Math.min(3, nodes)], { label: 'ProtocolParams.setQuorumSize' })
     await deployer.sendCall(params, 'setChallengeWindow', [60], { label: 'ProtocolParams.setChallengeWindow' })
+    // The served model, registered so nodes and clients can check the root they run.
+    await deployer.sendCall(connectModelRegistry(contracts.modelRegistry, provider), 'registerModel', [
+      manifest.name, '0x' + manifest.root, manifest.shards.map((sh) => '0x' + sh.root), '0x' + '00'.repeat(32), 0n, ''
+    ], { label: 'ModelRegistry.registerModel' })
     for (let i = 0; i < nodes; i++) {
       await deployer.sendCall(token, 'transfer', [chain.accounts[i + 1]!.address, devnetStake(i)], { label: `token → node-${i}` })
     }
@@ -309,10 +325,24 @@ async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, progre
     await deployer.sendCall(token, 'transfer', [clientWallet.address, DEVNET_CLIENT_DEPOSIT], { label: 'token → client' })
     const client = await TxSender.create(clientWallet, { pollIntervalMs: 50 })
     await client.sendCall(token, 'approve', [contracts.settlement, DEVNET_CLIENT_DEPOSIT], { label: 'client approve' })
-    await client.sendCall(connectBatchSettlement(contracts.settlement, provider), 'deposit', [DEVNET_CLIENT_DEPOSIT], { label: 'client deposit' })
-    progress(`protocol deployed: settlement ${contracts.settlement}, quorum registry ${contracts.quorumRegistry}, node registry ${contracts.nodeRegistry}`)
+    await client.sendCall(settlement, 'deposit', [DEVNET_CLIENT_DEPOSIT], { label: 'client deposit' })
+    progress(`protocol deployed: settlement ${contracts.settlement}, quorum registry ${contracts.quorumRegistry}, node registry ${contracts.nodeRegistry}` +
+      (contracts.disputes === undefined ? ' (no disputes: circuits not built)' : `, disputes ${contracts.disputes}`))
     return contracts
   } finally {
     provider.destroy()
   }
+}
+
+/** Deploy the receipt and tile_4x16 verifiers when their circuits are built. */
+async function deployVerifiers (deployer: Wallet, progress: (m: string) => void): Promise<{ receipt?: string, tile?: string }> {
+  const out: { receipt?: string, tile?: string } = {}
+  for (const [key, circuit, nPublic] of [['receipt', 'receipt', 1], ['tile', 'tile_4x16', 2]] as const) {
+    const sol = circuitPaths(circuit, repoRoot()).verifier
+    if (!existsSync(sol)) continue
+    const v = await Groth16VerifierClient.deploy(compileVerifier(sol), deployer, nPublic)
+    out[key] = v.address
+    progress(`${circuit} Groth16 verifier at ${v.address}`)
+  }
+  return out
 }
