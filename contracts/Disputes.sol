@@ -180,6 +180,8 @@ contract Disputes is Ownable, ReentrancyGuard {
         return keccak256(abi.encode(h, step, statement));
     }
 
+    /// @notice A game's whole state, for the parties' clients (runtime/chain/dispute-client.ts):
+    ///         the interval, its two hashes, the pending mid hash, whose turn and until when.
     function disputeOf(uint256 disputeId) external view returns (Dispute memory) {
         return _disputes[disputeId];
     }
@@ -310,6 +312,7 @@ contract Disputes is Ownable, ReentrancyGuard {
         }
     }
 
+    /// @dev In the order the tile circuit emits them (declaration order in circuits/lib/tile.circom).
     function _signals(uint256 statement, uint256 weightsCommitment) internal pure returns (uint256[2] memory) {
         return [statement, weightsCommitment];
     }
