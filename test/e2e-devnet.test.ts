@@ -14,9 +14,9 @@ import { MeshClient } from '../runtime/client/mesh-client.js'
 import { silentLogger } from '../runtime/node/logger.js'
 import { connectProvider } from '../runtime/chain/provider.js'
 import { TxSender } from '../runtime/chain/tx-sender.js'
-import { buildBatch, PayoutKind } from '../runtime/chain/batch.js'
-import { connectBatchSettlement, connectProtocolParams, connectVerimeshToken, parseBatchSettlementLogs } from '../runtime/chain/types/index.js'
-import { leafOfItem } from '../runtime/protocol/batch-item.js'
+import { PayoutKind } from '../runtime/chain/batch.js'
+import { connectBatchSettlement, connectVerimeshToken, parseBatchSettlementLogs } from '../runtime/chain/types/index.js'
+import { rebuildSettledBatch } from './settled-batch.js'
 import { IntShardEngine } from '../actors/engine/int-engine.js'
 import { openModel } from '../actors/engine/open-model.js'
 import { generateLocally } from '../actors/engine/generate.js'
@@ -97,15 +97,7 @@ test.serial('a signed request is served by two shards, attested by the quorum an
       t.is(tx?.status, 1)
       const settled = parseBatchSettlementLogs(tx!.logs, devnet.settlement).find((e) => e.name === 'BatchSettled')
       t.is(settled?.name === 'BatchSettled' ? settled.args.signedStake : -1n, settled?.name === 'BatchSettled' ? settled.args.totalStake : 0n, 'all three validators co-signed')
-      const s = await connectProtocolParams(devnet.contracts.params, provider).feeSplit()
-      const batch = buildBatch({
-        batchId: BigInt(st.batchId),
-        epoch: BigInt(st.epoch),
-        chainId: BigInt(devnet.chain.chainId),
-        settlement: devnet.settlement,
-        receipts: [leafOfItem({ receipt: result.receipt, attestations: result.attestations })],
-        split: { operatorBps: Number(s.operatorBps), validatorBps: Number(s.validatorBps), treasuryBps: Number(s.treasuryBps) }
-      })
+      const batch = await rebuildSettledBatch(provider, devnet.chain.chainId, devnet.contracts.params, result)
       t.is(batch.header.receiptsRoot, st.receiptsRoot)
       t.is(batch.receiptLeafHash(0), st.leafHash)
       const fee = BigInt(result.receipt.fee)

@@ -27,6 +27,11 @@ import { circuitPaths, repoRoot } from '../circuits/registry.js'
 import { receiptClaimOf, receiptPublicSignals } from '../circuits/receipt-encoding.js'
 import { loadSnarkjs } from '../actors/prover/snarkjs-api.js'
 import type { Groth16Proof } from '../actors/prover/types.js'
+import { connectProvider } from '../runtime/chain/provider.js'
+import { TxSender } from '../runtime/chain/tx-sender.js'
+import { verifierCalldata } from '../runtime/chain/groth16-verifier.js'
+import { connectBatchSettlement } from '../runtime/chain/types/index.js'
+import { rebuildSettledBatch } from './settled-batch.js'
 
 const logger = silentLogger()
 
@@ -98,6 +103,26 @@ test.serial("verification 'proof': the result carries a receipt proof that snark
     }
     t.truthy(result.settlement)
     t.true((result.timings.proveMs ?? 0) > 0)
+
+    // On chain the receipt's leaf carries the proven statement, and the proof itself
+    // finalises it through the receipt circuit's Groth16 verifier (wired by the devnet).
+    const provider = connectProvider(devnet.chain.url, { chainId: devnet.chain.chainId, pollingInterval: 50 })
+    try {
+      const batch = await rebuildSettledBatch(provider, devnet.chain.chainId, devnet.contracts.params, result)
+      t.is(batch.header.receiptsRoot, result.settlement!.receiptsRoot)
+      t.is(batch.receipts[0]!.proofStatement, BigInt(proof.publicSignals[0]!))
+      const settlement = connectBatchSettlement(devnet.settlement, provider)
+      const sender = await TxSender.create(new Wallet(devnet.clientKey, provider), { pollIntervalMs: 50 })
+      const [a, b, c] = verifierCalldata(proof.proof, proof.publicSignals)
+      const r = batch.receipts[0]!
+      const leaf = { requestId: r.requestId, modelRoot: r.modelRoot, client: r.client, executor: r.executor, fee: r.fee, outputHash: r.outputHash, traceRoot: r.traceRoot, steps: r.steps, proofStatement: r.proofStatement }
+      const forged = await t.throwsAsync(sender.sendCall(settlement, 'finalizeReceiptWithProof', [result.settlement!.batchId, leaf, batch.receiptProof(0), a, [b[1], b[0]], c]))
+      t.regex(forged.message, /InvalidReceiptProof/)
+      await sender.sendCall(settlement, 'finalizeReceiptWithProof', [result.settlement!.batchId, leaf, batch.receiptProof(0), a, b, c])
+      t.true(await settlement.isReceiptProven(result.settlement!.batchId, batch.receiptLeafHash(0)))
+    } finally {
+      provider.destroy()
+    }
 
     // A quorum member refuses a proof that does not verify, and one of another receipt.
     const member = devnet.nodes[2]!.peerId
