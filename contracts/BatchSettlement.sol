@@ -122,6 +122,7 @@ contract BatchSettlement is ISettlement, Ownable, ReentrancyGuard {
     error NoWithdrawalRequested(address client);
     error WithdrawalLocked(address client, uint64 unlockAt);
     error EmptyBatch();
+    error NoPayoutsRoot();
     error DebitsNotSorted(uint256 index);
     error DebitTooLarge(address client, uint256 amount);
     error StaleEpoch(uint64 epoch, uint64 currentEpoch);
@@ -297,6 +298,8 @@ contract BatchSettlement is ISettlement, Ownable, ReentrancyGuard {
     /// @dev Split the total and store the batch. Operators take the remainder of the split,
     ///      so the three parts sum to the total exactly.
     function _open(uint256 batchId, BatchHeader calldata h, uint256 total) private {
+        // Fees with nowhere to be claimed from would be locked in the contract for good.
+        if (total > 0 && h.payoutsRoot == bytes32(0)) revert NoPayoutsRoot();
         (, uint16 validatorBps, uint16 treasuryBps) = params.feeSplit();
         uint256 treasuryShare = total * treasuryBps / BPS;
         uint256 validatorPool = total * validatorBps / BPS;

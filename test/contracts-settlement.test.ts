@@ -166,6 +166,13 @@ test.serial('settleBatch refuses short stake, wrong signatures, replays, bad deb
     const sg = quorumSig(env, digest, [0, 1, 2, 3])
     await rejects(t, s.getFunction('settleBatch')(hArg, debits.map((d) => [d.client, d.amount]), sigArg(sg)), error)
   }
+  // fees but no payouts root: they could never be claimed
+  {
+    const debits = [{ client: sorted[0]!, amount: 5n }]
+    const noRoot = { ...header, payoutsRoot: '0x' + '00'.repeat(32) }
+    const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: id, header: noRoot, debits })
+    await rejects(t, s.getFunction('settleBatch')([0n, noRoot.receiptsRoot, 2, noRoot.payoutsRoot], [[sorted[0]!, 5n]], sigArg(quorumSig(env, digest, [0, 1, 2, 3]))), 'NoPayoutsRoot')
+  }
   // empty batch
   await rejects(t, s.getFunction('settleBatch')([0n, header.receiptsRoot, 0, header.payoutsRoot], [], sigArg(good)), 'EmptyBatch')
   // epochs: a future one, an uncommitted one, a stale one
