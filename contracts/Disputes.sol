@@ -124,6 +124,7 @@ contract Disputes is Ownable, ReentrancyGuard {
     error ReceiptNotInBatch(uint256 batchId, bytes32 receiptHash);
     error RootNotDisputed(bytes32 traceRoot);
     error NoSteps();
+    error ModelNotDisputable(bytes32 modelRoot);
     error SelfChallenge(address executor);
     error DisputeAlreadyOpen(uint256 disputeId);
     error UnknownDispute(uint256 disputeId);
@@ -244,6 +245,9 @@ contract Disputes is Ownable, ReentrancyGuard {
         if (challengerRoot == r.traceRoot) revert RootNotDisputed(r.traceRoot);
         if (r.steps == 0) revert NoSteps();
         if (msg.sender == r.executor) revert SelfChallenge(r.executor);
+        // No registered tile tree: no one-step proof could ever succeed, so a game would
+        // slash an honest executor by default. Such receipts are not disputable here.
+        if (models.tileRootOf(r.modelRoot) == bytes32(0)) revert ModelNotDisputable(r.modelRoot);
     }
 
     /// @notice The defender's hash at mid = (lo + hi) / 2 of the interval still in dispute.

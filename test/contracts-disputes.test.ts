@@ -387,6 +387,10 @@ test.serial('(c) openDispute refusals, one-step receipts and governance', async 
   await reverts(t, c.getFunction('openDispute')(4, tuple(r), proof!, r.traceRoot), 'RootNotDisputed')
   await reverts(t, c.getFunction('openDispute')(4, tuple(zero), zeroProof!, other1), 'NoSteps')
   await reverts(t, as(disputes, executor).getFunction('openDispute')(4, tuple(r), proof!, other1), 'SelfChallenge')
+  // A model with no registered tile tree: no step could ever be proven, so no game.
+  const untiled = { ...receipt(honest, id('request 7'), executor.address, other.address), modelRoot: id('a model without tiles') }
+  const [untiledProof] = await settle(7, [untiled])
+  await reverts(t, c.getFunction('openDispute')(7, tuple(untiled), untiledProof!, other1), 'ModelNotDisputable')
   // No bond approved: SafeERC20 surfaces the token's own error.
   await send(as(env.token, other).getFunction('approve')(await disputes.getAddress(), 0))
   await reverts(t, as(disputes, other).getFunction('openDispute')(4, tuple(r), proof!, other1), 'ERC20InsufficientAllowance')
