@@ -16,6 +16,9 @@ import { requestChainId } from '../../runtime/node/config.js'
 import { EMPTY_TRACE } from '../engine/commitments.js'
 import { rolePath, type RoleDeps, type RoleInstance, type RoleModule } from '../roles.js'
 import { sampleQuorum, scorePeers, selectCluster, type Hop } from './scoring.js'
+import { StakeBook } from './stake-book.js'
+import { connectProvider } from '../../runtime/chain/provider.js'
+import { connectNodeRegistry } from '../../runtime/chain/types/index.js'
 
 interface RouterOptions {
   quorumSize: number
@@ -35,12 +38,14 @@ interface Attempt {
 export class ScoreRouter implements Actor {
   readonly #deps: RoleDeps
   readonly #opts: RouterOptions
+  readonly #stakes: StakeBook
   readonly #attempts = new Map<string, Attempt>()
   readonly #chainId: number
 
-  constructor (deps: RoleDeps, opts: RouterOptions) {
+  constructor (deps: RoleDeps, opts: RouterOptions, stakes: StakeBook) {
     this.#deps = deps
     this.#opts = opts
+    this.#stakes = stakes
     this.#chainId = requestChainId(deps.config)
   }
 
@@ -200,7 +205,7 @@ export class ScoreRouter implements Actor {
     const failures: Array<{ attempt: number, peer?: string, code: string, message: string }> = []
     for (let attempt = 1; attempt <= this.#opts.maxAttempts; attempt++) {
       if (Date.now() >= deadlineAt) break
-      const scored = scorePeers(mesh.peers(), config.mesh.stakes)
+      const scored = scorePeers(mesh.peers(), this.#stakes.stakes())
       const hops = selectCluster(scored, config.model.id, this.#deps.model.shards.length, exclude)
       const route = hops.map((h) => `${h.peer.info.peer}${rolePath('executor')}`)
       const session = `${id}:${attempt}`
@@ -287,7 +292,7 @@ export class ScoreRouter implements Actor {
     const self = mesh.peer(system.peerId)
     const prover = self?.roles.includes('prover') === true
       ? self
-      : scorePeers(mesh.peers().filter((p) => p.live && p.roles.includes('prover')), config.mesh.stakes)
+      : scorePeers(mesh.peers().filter((p) => p.live && p.roles.includes('prover')), this.#stakes.stakes())
         .sort((a, b) => (b.score - a.score) || (a.info.peer < b.info.peer ? -1 : 1))[0]?.info
     if (prover === undefined) {
       throw new VerimeshError('PROVER_UNAVAILABLE', "verification 'proof' needs a prover, and no live node in the mesh runs the prover role", { requestId: receipt.requestId })
@@ -348,7 +353,7 @@ export class ScoreRouter implements Actor {
     const self = mesh.peer(system.peerId)
     const settler = self?.roles.includes('settler') === true
       ? self
-      : scorePeers(mesh.peers().filter((p) => p.live && p.roles.includes('settler')), config.mesh.stakes)
+      : scorePeers(mesh.peers().filter((p) => p.live && p.roles.includes('settler')), this.#stakes.stakes())
         .sort((a, b) => (b.score - a.score) || (a.info.peer < b.info.peer ? -1 : 1))[0]?.info
     if (settler === undefined) throw new VerimeshError('SETTLEMENT_FAILED', 'no live settler in the mesh', { requestId: receipt.requestId })
     return await system.ref(`${settler.peer}${rolePath('settler')}`).ask<SettleRecordedMsg>(
@@ -359,7 +364,7 @@ export class ScoreRouter implements Actor {
 
   #status (): RouterStatusReplyMsg {
     const { mesh, config, system } = this.#deps
-    const scored = scorePeers(mesh.peers(), config.mesh.stakes)
+    const scored = scorePeers(mesh.peers(), this.#stakes.stakes())
     const covered = new Set<number>()
     for (const s of scored) {
       if (s.info.live && s.info.model === config.model.id && s.info.roles.includes('executor')) s.info.shards.forEach((x) => covered.add(x))
@@ -395,7 +400,19 @@ export const scoreRouter: RoleModule = {
       stallMs: o?.stallMs ?? 4000,
       pricePerTokenWei: BigInt(o?.pricePerTokenWei ?? '0')
     }
-    return { factory: () => new ScoreRouter(deps, opts) }
+    const chain = deps.config.chain
+    const provider = chain === null ? undefined : connectProvider(chain.rpcUrl, { chainId: chain.chainId })
+    const registry = chain === null || provider === undefined ? undefined : connectNodeRegistry(chain.contracts.nodeRegistry, provider)
+    const stakes = new StakeBook(deps.config.mesh.stakes, () => deps.mesh.peers().map((p) => p.operator), deps.logger,
+      registry === undefined ? undefined : async (op) => await registry.bondedStakeOf(op))
+    stakes.start(5_000)
+    return {
+      factory: () => new ScoreRouter(deps, opts, stakes),
+      close: async () => {
+        stakes.stop()
+        provider?.destroy()
+      }
+    }
   }
 }
 

@@ -107,7 +107,7 @@ export const NodeConfigSchema = Type.Object({
     /** A peer not heard from for this long is considered down. */
     livenessMs: Type.Integer({ minimum: 100, default: 3500 }),
     pingMs: Type.Integer({ minimum: 100, default: 2000 }),
-    /** Stake per operator address, until the staking contract exists (issue 5). */
+    /** Stake per operator address for scoring when no chain is configured; with one, NodeRegistry's bonded stakes replace these as they are read. */
     stakes: Type.Record(Type.String(), Decimal, { default: {} })
   }, { default: {} }),
   /** Chain id clients sign requests for (EIP-712 domain) when no chain is configured. */
