@@ -234,8 +234,11 @@ contract BatchSettlement is ISettlement, Ownable, ReentrancyGuard {
     // ---- settlement --------------------------------------------------------------
 
     /// @notice What the epoch's quorum signs for batch `batchId`. Binds the chain, this
-    ///         contract and the batch id, so a signature is good for exactly one batch here.
+    ///         contract and the batch id, so a signature is good for exactly one batch here,
+    ///         and the current fee split, which the payouts tree was cut for: a split changed
+    ///         by governance after signing invalidates the signature rather than the pools.
     function batchDigest(uint256 batchId, BatchHeader calldata h, Debit[] calldata debits) public view returns (bytes32) {
+        (uint16 operatorBps, uint16 validatorBps, uint16 treasuryBps) = params.feeSplit();
         return keccak256(
             abi.encode(
                 BATCH_TYPEHASH,
@@ -246,7 +249,10 @@ contract BatchSettlement is ISettlement, Ownable, ReentrancyGuard {
                 h.receiptsRoot,
                 h.receiptCount,
                 h.payoutsRoot,
-                keccak256(abi.encode(debits))
+                keccak256(abi.encode(debits)),
+                operatorBps,
+                validatorBps,
+                treasuryBps
             )
         );
     }

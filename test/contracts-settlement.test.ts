@@ -16,6 +16,7 @@ import { receiptCommitment, receiptInput, type ReceiptClaim } from '../circuits/
 import { loadSnarkjs, releaseSnarkjsCurve } from '../circuits/snarkjs.js'
 import { computeWitness } from '../circuits/witness.js'
 import { batchDigest, buildBatch, type Batch } from '../runtime/chain/batch.js'
+const SPLIT = { operatorBps: 7800, validatorBps: 1200, treasuryBps: 1000 }
 import { loadArtifact } from '../runtime/chain/contracts.js'
 import { compileVerifier, Groth16VerifierClient, verifierCalldata, type SnarkjsProof } from '../runtime/chain/groth16-verifier.js'
 import { PayoutKind, payoutTree, receiptTuple } from '../runtime/chain/merkle.js'
@@ -162,7 +163,7 @@ test.serial('settleBatch refuses short stake, wrong signatures, replays, bad deb
     [[{ client: sorted[0]!, amount: 0n }], 'ZeroAmount'],
     [[{ client: sorted[0]!, amount: 1n << 96n }], 'DebitTooLarge']
   ] as const) {
-    const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: id, header, debits })
+    const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: id, header, debits, split: SPLIT })
     const sg = quorumSig(env, digest, [0, 1, 2, 3])
     await rejects(t, s.getFunction('settleBatch')(hArg, debits.map((d) => [d.client, d.amount]), sigArg(sg)), error)
   }
@@ -170,7 +171,7 @@ test.serial('settleBatch refuses short stake, wrong signatures, replays, bad deb
   {
     const debits = [{ client: sorted[0]!, amount: 5n }]
     const noRoot = { ...header, payoutsRoot: '0x' + '00'.repeat(32) }
-    const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: id, header: noRoot, debits })
+    const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: id, header: noRoot, debits, split: SPLIT })
     await rejects(t, s.getFunction('settleBatch')([0n, noRoot.receiptsRoot, 2, noRoot.payoutsRoot], [[sorted[0]!, 5n]], sigArg(quorumSig(env, digest, [0, 1, 2, 3]))), 'NoPayoutsRoot')
   }
   // empty batch
@@ -220,7 +221,7 @@ test.serial('a payouts root promising more than the pool cannot drain other batc
   // The quorum signs a payouts root that gives the operator the whole fee.
   const greedy = payoutTree(b.batchId, [{ account: ops[0]!, kind: PayoutKind.OPERATOR, amount: 1000n }])
   const header = { ...b.header, payoutsRoot: greedy.root }
-  const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: b.batchId, header, debits: b.debits })
+  const digest = batchDigest({ chainId: env.chainId, settlement: await s.getAddress(), batchId: b.batchId, header, debits: b.debits, split: SPLIT })
   await mined(s.getFunction('settleBatch')([header.epoch, header.receiptsRoot, header.receiptCount, header.payoutsRoot], debitsArg(b), sigArg(quorumSig(env, digest, [0, 1, 2, 3]))))
   await timeTravel(env, WINDOW + 1n)
   await rejects(t, s.getFunction('claim')(b.batchId, ops[0]!, 0, 1000n, greedy.getProof(0)), 'PoolExceeded')

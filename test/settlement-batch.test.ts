@@ -86,10 +86,11 @@ test('the digest equals BatchSettlement.batchDigest on chain', async (t) => {
     const b = buildBatch({ batchId: BigInt(seed), epoch: 9n, chainId: env.chainId, settlement, receipts: randomReceipts(n, seed), split: SPLIT })
     t.is(await env.settlement.getFunction('batchDigest')(b.batchId, headerArg(b), debitsArg(b)), b.digest)
     // every field is bound
-    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId + 1n, header: b.header, debits: b.debits }), b.digest)
-    t.not(batchDigest({ chainId: env.chainId + 1n, settlement, batchId: b.batchId, header: b.header, debits: b.debits }), b.digest)
-    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId, header: { ...b.header, receiptCount: n + 1 }, debits: b.debits }), b.digest)
-    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId, header: b.header, debits: b.debits.map((d, i) => i === 0 ? { ...d, amount: d.amount + 1n } : d) }), b.digest)
+    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId + 1n, header: b.header, debits: b.debits, split: SPLIT }), b.digest)
+    t.not(batchDigest({ chainId: env.chainId + 1n, settlement, batchId: b.batchId, header: b.header, debits: b.debits, split: SPLIT }), b.digest)
+    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId, header: { ...b.header, receiptCount: n + 1 }, debits: b.debits, split: SPLIT }), b.digest)
+    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId, header: b.header, debits: b.debits.map((d, i) => i === 0 ? { ...d, amount: d.amount + 1n } : d), split: SPLIT }), b.digest)
+    t.not(batchDigest({ chainId: env.chainId, settlement, batchId: b.batchId, header: b.header, debits: b.debits, split: { operatorBps: 7700, validatorBps: 1300, treasuryBps: 1000 } }), b.digest, 'the fee split is signed too')
   }
 })
 

@@ -91,14 +91,14 @@ export function splitFees (total: bigint, split: FeeSplit): Pools {
   return { total, operatorPool: total - treasuryShare - validatorPool, treasuryShare, validatorPool }
 }
 
-/** BatchSettlement.batchDigest(batchId, header, debits) on chain `chainId` at `settlement`. */
-export function batchDigest (opts: { chainId: bigint, settlement: string, batchId: bigint, header: BatchHeader, debits: readonly Debit[] }): string {
+/** BatchSettlement.batchDigest(batchId, header, debits) on chain `chainId` at `settlement`, under fee split `split`. */
+export function batchDigest (opts: { chainId: bigint, settlement: string, batchId: bigint, header: BatchHeader, debits: readonly Debit[], split: FeeSplit }): string {
   const abi = AbiCoder.defaultAbiCoder()
-  const { header: h } = opts
+  const { header: h, split } = opts
   const debitsHash = keccak256(abi.encode(['tuple(address client, uint256 amount)[]'], [opts.debits.map((d) => [d.client, d.amount])]))
   return keccak256(abi.encode(
-    ['bytes32', 'uint256', 'address', 'uint256', 'uint64', 'bytes32', 'uint32', 'bytes32', 'bytes32'],
-    [BATCH_TYPEHASH, opts.chainId, opts.settlement, opts.batchId, h.epoch, h.receiptsRoot, h.receiptCount, h.payoutsRoot, debitsHash]
+    ['bytes32', 'uint256', 'address', 'uint256', 'uint64', 'bytes32', 'uint32', 'bytes32', 'bytes32', 'uint16', 'uint16', 'uint16'],
+    [BATCH_TYPEHASH, opts.chainId, opts.settlement, opts.batchId, h.epoch, h.receiptsRoot, h.receiptCount, h.payoutsRoot, debitsHash, split.operatorBps, split.validatorBps, split.treasuryBps]
   ))
 }
 
@@ -212,7 +212,7 @@ export function buildBatch (input: BuildBatchInput): Batch {
     debits,
     payouts,
     pools,
-    digest: batchDigest({ chainId, settlement, batchId, header, debits }),
+    digest: batchDigest({ chainId, settlement, batchId, header, debits, split }),
     receiptProof: (i) => rTree.getProof(receiptIndex(i)),
     receiptLeafHash: (i) => receiptLeafHash(receipts[receiptIndex(i)]!),
     payoutProof: (account, kind) => pTree!.getProof(payoutIndex(account, kind)),
