@@ -9,8 +9,8 @@
 //   disputes    dispute move gas, when bench/chain/dispute-gas.ts exports measureDisputeGas
 //   peer        Settlement.recordReceipt (one tx per receipt, 2 or 3 ECDSA signatures)
 //
-// A part whose measuring module is missing or fails prints "not available" rows instead
-// of failing the suite. Options (environment): VERIMESH_BENCH_CHAIN_BATCHES=1,64,4096,
+// A part whose measurement fails (or, for disputes, whose module is not there) prints
+// "not available" rows instead of failing the suite. Options (environment): VERIMESH_BENCH_CHAIN_BATCHES=1,64,4096,
 // VERIMESH_BENCH_CHAIN_QUORUMS=4,16,64, VERIMESH_BENCH_CHAIN_NONSIGNERS=0,1,4,16,
 // VERIMESH_BENCH_CHAIN_CIRCUITS=receipt,iris_mlp.
 import { existsSync } from 'node:fs'
@@ -22,6 +22,8 @@ import { startEmbeddedChain, type EmbeddedChain } from '../../runtime/chain/embe
 import { compileVerifier, Groth16VerifierClient } from '../../runtime/chain/groth16-verifier.js'
 import { connectProvider } from '../../runtime/chain/provider.js'
 import { median, metric, type Metric, type Suite, type SuiteContext } from '../suite.js'
+import { measureQuorumGas, type QuorumGasRow } from './quorum-gas.js'
+import { measureSettlementGas, type SettlementGasRow } from './settlement-gas.js'
 
 export const TARGET_GAS_PER_INFERENCE = 1_000
 export const TARGET_QUORUM_BASE = 150_000
@@ -84,20 +86,6 @@ export async function measurePeerSettlement (chain: EmbeddedChain, signatures: n
 
 // ---- settlement -----------------------------------------------------------------------
 
-/** What the suite reads from measureSettlementGas's rows, whatever else they carry. */
-interface SettlementRowLike {
-  batchSize?: number
-  receipts?: number
-  gas?: number | bigint
-  gasUsed?: number | bigint
-  gasPerInference?: number
-  calldataBytes?: number
-  claimGas?: number
-  firstClaimGas?: number
-  note?: string
-}
-interface SettlementGasModule { measureSettlementGas: (opts?: { batchSizes?: number[], log?: (m: string) => void }) => Promise<SettlementRowLike[]> }
-
 function num (v: number | bigint | undefined): number | undefined {
   return v === undefined ? undefined : Number(v)
 }
@@ -108,28 +96,21 @@ async function settlementMetrics (ctx: SuiteContext, sizes: number[], peer: Peer
     unavailable('settlement gas per batch', 'gas', reason),
     unavailable(`amortised gas per inference (${largest} receipts)`, 'gas/inference', reason, TARGET_GAS_PER_INFERENCE)
   ]
-  let mod: SettlementGasModule | undefined
+  let rows: SettlementGasRow[]
   try {
-    mod = await optionalModule<SettlementGasModule>('settlement-gas.js')
-  } catch (err) {
-    return missing(`bench/chain/settlement-gas.ts failed to load: ${why(err)}`)
-  }
-  if (mod === undefined || typeof mod.measureSettlementGas !== 'function') return missing('bench/chain/settlement-gas.ts (measureSettlementGas) is not there')
-  let rows: SettlementRowLike[]
-  try {
-    rows = await mod.measureSettlementGas({ batchSizes: sizes, log: ctx.log })
+    rows = await measureSettlementGas({ batchSizes: sizes, log: ctx.log })
   } catch (err) {
     return missing(`measureSettlementGas failed: ${why(err)}`)
   }
   const out: Metric[] = []
   for (const row of rows) {
-    const n = row.batchSize ?? row.receipts
-    const gas = num(row.gas ?? row.gasUsed)
-    if (n === undefined || gas === undefined || n <= 0) continue
+    const n = row.batchSize
+    const gas = row.gas
+    if (n <= 0) continue
     ctx.log(`settlement: ${n} receipts, ${gas} gas`)
-    const shape = row.calldataBytes !== undefined ? `${row.calldataBytes} calldata bytes` : undefined
+    const shape = `${row.calldataBytes} calldata bytes`
     out.push(metric({ name: `settlement gas per batch (${n} receipts)`, value: gas, unit: 'gas', better: 'lower', note: [shape, row.note].filter((x) => x !== undefined && x !== '').join('; ') }))
-    const perInference = row.gasPerInference ?? gas / n
+    const perInference = row.gasPerInference
     out.push(metric({
       name: `amortised gas per inference (${n} receipts)`,
       value: r0(perInference),
@@ -140,35 +121,25 @@ async function settlementMetrics (ctx: SuiteContext, sizes: number[], peer: Peer
     }))
   }
   const last = rows[rows.length - 1]
-  if (last?.claimGas !== undefined) {
-    out.push(metric({ name: 'payout claim gas (one Merkle claim, batch final)', value: last.claimGas, unit: 'gas', better: 'lower', note: `first claim of a batch, which also finalises it and pays the treasury: ${last.firstClaimGas ?? '?'} gas` }))
+  if (last !== undefined) {
+    out.push(metric({ name: 'payout claim gas (one Merkle claim, batch final)', value: last.claimGas, unit: 'gas', better: 'lower', note: `first claim of a batch, which also finalises it and pays the treasury: ${last.firstClaimGas} gas` }))
   }
   return out.length > 0 ? out : missing('measureSettlementGas returned no rows')
 }
 
 // ---- quorum -------------------------------------------------------------------------------
 
-interface QuorumRowLike { quorumSize: number, nonSigners: number, callGas: number, txGas: number, signedBps: number, h2cTries?: number, commitGas?: number }
-interface QuorumGasModule { measureQuorumGas: (opts?: { quorumSizes?: number[], nonSigners?: number[] }) => Promise<QuorumRowLike[]> }
-
 async function quorumMetrics (ctx: SuiteContext, quorumSizes: number[], nonSigners: number[]): Promise<Metric[]> {
   const target = (k: number): number => TARGET_QUORUM_BASE + TARGET_QUORUM_PER_NONSIGNER * k
   const missing = (reason: string): Metric[] => [unavailable('quorum verification gas', 'gas', reason, TARGET_QUORUM_BASE)]
-  let mod: QuorumGasModule | undefined
+  let rows: QuorumGasRow[]
   try {
-    mod = await optionalModule<QuorumGasModule>('quorum-gas.js')
-  } catch (err) {
-    return missing(`bench/chain/quorum-gas.ts failed to load: ${why(err)}`)
-  }
-  if (mod === undefined || typeof mod.measureQuorumGas !== 'function') return missing('bench/chain/quorum-gas.ts (measureQuorumGas) is not there')
-  let rows: QuorumRowLike[]
-  try {
-    rows = await mod.measureQuorumGas({ quorumSizes, nonSigners })
+    rows = await measureQuorumGas({ quorumSizes, nonSigners })
   } catch (err) {
     return missing(`measureQuorumGas failed: ${why(err)}`)
   }
   const commits = new Map<number, number>()
-  for (const r of rows) if (r.commitGas !== undefined) commits.set(r.quorumSize, r.commitGas)
+  for (const r of rows) commits.set(r.quorumSize, r.commitGas)
   return rows.map((r) => {
     ctx.log(`quorum ${r.quorumSize}, ${r.nonSigners} non-signers: call ${r.callGas} gas, tx ${r.txGas} gas`)
     return metric({
@@ -177,8 +148,7 @@ async function quorumMetrics (ctx: SuiteContext, quorumSizes: number[], nonSigne
       unit: 'gas',
       better: 'lower',
       target: target(r.nonSigners),
-      note: `gas of the verifyQuorum call inside a contract; as its own transaction ${r.txGas} gas; signers hold ${(r.signedBps / 100).toFixed(1)}% of the stake` +
-        (r.h2cTries !== undefined ? `; hash-to-curve tried ${r.h2cTries} x value(s)` : '')
+      note: `gas of the verifyQuorum call inside a contract; as its own transaction ${r.txGas} gas; signers hold ${(r.signedBps / 100).toFixed(1)}% of the stake; hash-to-curve tried ${r.h2cTries} x value(s)`
     })
   }).concat([...commits].map(([q, gas]) => metric({
     name: `commitQuorum gas (quorum ${q}, once per epoch)`,
