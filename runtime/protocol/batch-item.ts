@@ -5,26 +5,16 @@
 import { getAddress } from 'ethers'
 import { VerimeshError } from '../errors.js'
 import type { BatchItem, Receipt } from './messages.js'
-import { receiptHash, verifyAttestation } from './request.js'
+import { verifyAttestation } from './request.js'
+import type { BatchReceipt } from '../chain/batch.js'
 
-/** The leaf fields of contracts/lib/ReceiptLeaf.sol plus who shares the receipt's fee. */
-export interface LeafReceipt {
-  requestId: string
-  modelRoot: string
-  client: string
-  /** The operator accountable for the output: the last shard's executor. */
-  executor: string
-  fee: bigint
-  outputHash: string
-  traceRoot: string
-  /** Steps of a tile-step trace; 0 for the engine's shard trace, which the dispute game cannot open yet. */
-  steps: number
-  proofStatement: bigint
-  /** Every distinct shard executor (they share the operators' part of the fee equally). */
-  operators: string[]
-  /** The validators that attested (they share the validators' part). */
-  validators: string[]
-}
+/**
+ * A receipt as a batch leaf (contracts/lib/ReceiptLeaf.sol) plus who shares its fee: the
+ * distinct shard executors (operators' part) and the attesting validators. `executor`, the
+ * operator accountable for the output, is the last shard's. `steps` is 0: the engine's
+ * shard trace is not a tile-step trace, which the dispute game would need to open it.
+ */
+export type LeafReceipt = BatchReceipt
 
 /**
  * Check an item's attestations (signatures over this receipt, distinct validators, at
@@ -65,15 +55,3 @@ export function leafOfItem (item: BatchItem, minAttestations = 1): LeafReceipt {
     validators
   }
 }
-
-/** Refuse two items for the same request in one batch (a replayed submission). */
-export function assertDistinctRequests (items: readonly BatchItem[]): void {
-  const seen = new Set<string>()
-  for (const it of items) {
-    const id = it.receipt.requestId.toLowerCase()
-    if (seen.has(id)) throw new VerimeshError('RECEIPT_INVALID', `request ${id} appears twice in the batch`, { requestId: id })
-    seen.add(id)
-  }
-}
-
-export { receiptHash }
