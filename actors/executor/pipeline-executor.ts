@@ -7,6 +7,7 @@
 // because the pipeline only advances once the previous stage has finished.
 
 import { VerimeshError } from '../../runtime/errors.js'
+import { assertModelRegistered } from '../../runtime/chain/model-check.js'
 import type { Actor, ActorContext, ActorRef, Message } from '../../runtime/actors/types.js'
 import type { ShardStepMsg } from '../../runtime/protocol/messages.js'
 import type { SysRejectedMessage } from '../../runtime/protocol/system-messages.js'
@@ -128,6 +129,7 @@ export const pipelineExecutor: RoleModule = {
     for (const s of section.shards) {
       if (s >= model.shards.length) throw new VerimeshError('CONFIG_INVALID', `roles.executor.shards names shard ${s}, model '${model.id}' has ${model.shards.length}`, { shard: s })
     }
+    if (await assertModelRegistered(deps.config.chain, model.root) === 'registered') deps.logger.info({ modelRoot: model.root }, 'model root registered in ModelRegistry')
     const engine = new IntShardEngine(model, {
       backend: section.backend,
       ...(section.kernel === undefined ? {} : { kernel: section.kernel }),

@@ -11,6 +11,7 @@ import { connectNodeRegistry, connectProtocolParams } from '../../runtime/chain/
 import { blsKeyFromOperatorKey, blsKeyPair } from '../../runtime/crypto/bls.js'
 import { getBytes } from 'ethers'
 import { BatchCosigner } from './batch-cosigner.js'
+import { assertModelRegistered } from '../../runtime/chain/model-check.js'
 import { attest, modelIdOf, requestId, verifyRequest } from '../../runtime/protocol/request.js'
 import { requestChainId } from '../../runtime/node/config.js'
 import type { ShardEngine } from '../engine/engine.js'
@@ -151,8 +152,10 @@ export class ReexecQuorumMember implements Actor {
 export const reexecQuorum: RoleModule = {
   role: 'quorum',
   name: 'reexec',
-  create (deps: RoleDeps): RoleInstance {
+  async create (deps: RoleDeps): Promise<RoleInstance> {
     const section = deps.config.roles.quorum
+    // A validator attests only to runs of a model the chain knows.
+    if (await assertModelRegistered(deps.config.chain, deps.model.root) === 'registered') deps.logger.info({ modelRoot: deps.model.root }, 'model root registered in ModelRegistry')
     // Re-execution runs every shard of the model on this node's own kernels.
     const engine = new IntShardEngine(deps.model, {
       backend: section?.backend ?? 'auto',
