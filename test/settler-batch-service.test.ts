@@ -13,6 +13,10 @@ import { leafOfItem } from '../runtime/protocol/batch-item.js'
 import type { BatchItem, Receipt } from '../runtime/protocol/messages.js'
 import { silentLogger } from '../runtime/node/logger.js'
 import { isVerimeshError, VerimeshError } from '../runtime/errors.js'
+import { FileBatchJournal } from '../actors/settler/batch-journal.js'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
 
 const SPLIT: FeeSplit = { operatorBps: 7800, validatorBps: 1200, treasuryBps: 1000 }
 const SETTLEMENT = '0x' + '5e'.repeat(20)
@@ -62,10 +66,14 @@ class FakeChain implements SettlerChain {
     const apk = sig.nonSignerPks.reduce((a, pk) => subtractG1(a, pk), aggregateG1(this.quorum.map((m) => m.key.g1)))
     if (!verify(batch.digest, apk, sig.apkG2, sig.sigma)) throw new VerimeshError('CHAIN_ERROR', 'reverted', { error: 'InvalidQuorumSignature' })
     this.submitted.push({ batch, sig })
-    return { batchId: this.nextId++, txHash: '0x' + 'ab'.repeat(32), blockNumber: 7, gasUsed: 300_000n, challengeDeadline: Math.floor(Date.now() / 1000) + 3600 }
+    return { batchId: this.nextId++, txHash: '0x' + 'ab'.repeat(32), blockNumber: 7, gasUsed: 300_000n, challengeDeadline: Math.floor(Date.now() / 1000) + this.deadlineIn }
   }
 
-  async claim (): Promise<void> {}
+  deadlineIn = 3600
+  claims: Array<{ batchId: bigint, account: string, kind: number, amount: bigint }> = []
+  async claim (batchId: bigint, account: string, kind: number, amount: bigint): Promise<void> {
+    this.claims.push({ batchId, account, kind, amount })
+  }
 }
 
 function cosignerChain (active: (v: string) => boolean = () => true): CosignChainView {
@@ -194,4 +202,32 @@ test('a co-signer signs only the digest it rebuilt, for receipts attested by act
   await t.throwsAsync(new BatchCosigner(cosignerChain(), me.key, me.wallet.address).sign({ ...msg, settlement: '0x' + '99'.repeat(20) }), { message: /signs for/ })
   const withStatement = [{ ...items[0]!, proofStatement: '12345' }, items[1]!]
   await t.throwsAsync(new BatchCosigner(cosignerChain(), me.key, me.wallet.address).sign({ ...msg, items: withStatement }), { message: /proof statement/ })
+})
+
+test('settled batches are journalled; their payouts are claimed after the window, also by a restarted settler', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'verimesh-journal-'))
+  try {
+    const quorum = members(3)
+    const chain = new FakeChain(quorum)
+    chain.deadlineIn = -5 // the window is already over when the batch lands
+    const journal = new FileBatchJournal(dir)
+    const first = new BatchSettlementService(chain, cosigners(quorum), { ...opts, autoClaim: false, journal }, silentLogger())
+    const record = await first.submit(await item(quorum.slice(0, 2)))
+    await first.close()
+    const [file] = await readdir(dir)
+    const entry = JSON.parse(await readFile(path.join(dir, file!), 'utf8')) as { batchId: string, receipts: Array<{ leafHash: string }>, payouts: Array<{ claimed: boolean }> }
+    t.is(entry.batchId, '0')
+    t.is(entry.receipts[0]!.leafHash, record.leafHash)
+    t.true(entry.payouts.length > 0 && entry.payouts.every((p) => !p.claimed))
+    t.is(chain.claims.length, 0, 'autoClaim off: nothing claimed')
+
+    // A settler started on the same journal claims what is left, and records it.
+    const second = new BatchSettlementService(chain, cosigners(quorum), { ...opts, autoClaim: true, journal }, silentLogger())
+    for (let i = 0; i < 250 && journal.unclaimed(CHAIN_ID, SETTLEMENT).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    await second.close()
+    t.is(chain.claims.length, entry.payouts.length)
+    t.deepEqual(journal.unclaimed(CHAIN_ID, SETTLEMENT), [])
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 })

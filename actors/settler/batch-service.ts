@@ -11,6 +11,7 @@ import { leafOfItem, type LeafReceipt } from '../../runtime/protocol/batch-item.
 import { buildBatch, type Batch, type FeeSplit } from '../../runtime/chain/batch.js'
 import { aggregateG1, aggregateG2, pkHash, verify, type G1Point, type G2Point } from '../../runtime/crypto/bls.js'
 import type { Logger } from '../../runtime/node/logger.js'
+import { journalEntryOf, type BatchJournal, type JournalEntry } from './batch-journal.js'
 
 /** What the service needs from chain (runtime/chain contracts behind it; a fake in unit tests). */
 export interface SettlerChain {
@@ -44,6 +45,8 @@ export interface BatchServiceOptions {
   maxAttempts: number
   /** Claim every payout of each batch once its challenge window has passed (the settler pays the gas). */
   autoClaim: boolean
+  /** Where settled batches are kept (proofs, claims); absent: in memory only. */
+  journal?: BatchJournal
 }
 
 interface Waiter {
@@ -65,6 +68,7 @@ export class BatchSettlementService {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> = Promise.resolve()
   #claimTimers = new Set<NodeJS.Timeout>()
+  #claiming = new Set<Promise<void>>()
   #closed = false
 
   constructor (chain: SettlerChain, cosign: CosignRequester, opts: BatchServiceOptions, logger: Logger) {
@@ -72,6 +76,10 @@ export class BatchSettlementService {
     this.#cosign = cosign
     this.#opts = opts
     this.#logger = logger
+    // Batches settled before a restart still have their payouts claimed.
+    if (opts.autoClaim && opts.journal !== undefined) {
+      for (const e of opts.journal.unclaimed(chain.chainId, chain.settlement)) this.#scheduleClaims(e)
+    }
   }
 
   get queued (): number {
@@ -113,7 +121,9 @@ export class BatchSettlementService {
         const { batch, submitted, signers, members } = await this.#settleOnce(pending)
         this.#logger.info({ batchId: String(submitted.batchId), receipts: batch.receipts.length, signers, members, txHash: submitted.txHash, gasUsed: String(submitted.gasUsed) }, 'batch settled')
         this.#answer(pending, batch, submitted)
-        if (this.#opts.autoClaim) this.#scheduleClaims(batch, submitted.challengeDeadline)
+        const entry = journalEntryOf(batch, { chainId: this.#chain.chainId, settlement: this.#chain.settlement, ...submitted })
+        this.#journal(entry)
+        if (this.#opts.autoClaim) this.#scheduleClaims(entry)
         return
       } catch (err) {
         const e = VerimeshError.from(err, 'SETTLEMENT_FAILED')
@@ -244,30 +254,45 @@ export class BatchSettlementService {
     }
   }
 
-  #scheduleClaims (batch: Batch, deadline: number): void {
-    if (batch.payouts.length === 0) return
+  #journal (entry: JournalEntry): void {
+    try {
+      this.#opts.journal?.save(entry)
+    } catch (err) {
+      // The batch is on chain either way; losing its proofs costs only later claims.
+      this.#logger.error({ batchId: entry.batchId, err: (err as Error).message }, 'batch journal not written')
+    }
+  }
+
+  #scheduleClaims (entry: JournalEntry): void {
+    if (entry.payouts.every((p) => p.claimed)) return
     // One second past the deadline: the block that includes the claim must be later than it.
-    const delay = Math.max(0, (deadline + 1) * 1000 - Date.now())
+    const delay = Math.max(0, (entry.challengeDeadline + 1) * 1000 - Date.now())
     const timer = setTimeout(() => {
       this.#claimTimers.delete(timer)
-      void this.#claimAll(batch)
+      const run = this.#claimAll(entry).finally(() => this.#claiming.delete(run))
+      this.#claiming.add(run)
     }, Math.min(delay, 2 ** 31 - 1))
     timer.unref()
     this.#claimTimers.add(timer)
   }
 
-  async #claimAll (batch: Batch): Promise<void> {
-    for (const p of batch.payouts) {
+  async #claimAll (entry: JournalEntry): Promise<void> {
+    const batchId = BigInt(entry.batchId)
+    for (const p of entry.payouts) {
       if (this.#closed) return
+      if (p.claimed) continue
       try {
-        await this.#chain.claim(batch.batchId, p.account, p.kind, p.amount, batch.payoutProof(p.account, p.kind))
-        this.#logger.info({ batchId: String(batch.batchId), account: p.account, kind: p.kind, amount: String(p.amount) }, 'payout claimed')
+        await this.#chain.claim(batchId, p.account, p.kind, BigInt(p.amount), p.proof)
+        p.claimed = true
+        this.#logger.info({ batchId: entry.batchId, account: p.account, kind: p.kind, amount: p.amount }, 'payout claimed')
       } catch (err) {
-        // Already claimed by its owner, or the batch was voided: logged, not retried.
         const e = VerimeshError.from(err, 'SETTLEMENT_FAILED')
-        this.#logger.info({ batchId: String(batch.batchId), account: p.account, err: e.message }, 'payout not claimed by the settler')
+        // Claimed by its owner already: nothing left to do for it.
+        if (e.context.error === 'AlreadyClaimed') p.claimed = true
+        this.#logger.info({ batchId: entry.batchId, account: p.account, err: e.message }, 'payout not claimed by the settler')
       }
     }
+    this.#journal(entry)
   }
 
   /** Settle what is queued now, then stop taking work. */
@@ -282,5 +307,7 @@ export class BatchSettlementService {
     for (const t of this.#claimTimers) clearTimeout(t)
     this.#claimTimers.clear()
     await this.#running
+    // A claim round stops at its next payout and journals what it did.
+    await Promise.all([...this.#claiming])
   }
 }

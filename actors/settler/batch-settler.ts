@@ -12,6 +12,7 @@ import { connectProvider } from '../../runtime/chain/provider.js'
 import { rolePath, type RoleDeps, type RoleInstance, type RoleModule } from '../roles.js'
 import { BatchSettlementService, type BatchServiceOptions, type CosignRequester } from './batch-service.js'
 import { ChainSettlerAdapter } from './chain-adapter.js'
+import { FileBatchJournal } from './batch-journal.js'
 
 export class BatchSettler implements Actor {
   readonly #deps: RoleDeps
@@ -63,7 +64,7 @@ export class BatchSettler implements Actor {
   }
 }
 
-/** roles.settler options: `{ impl: 'batch', maxBatch?, flushMs?, signTimeoutMs?, autoClaim? }`. */
+/** roles.settler options: `{ impl: 'batch', maxBatch?, flushMs?, maxAttempts?, signTimeoutMs?, autoClaim?, journalDir? }`. */
 export function settlerOptions (section: Readonly<Record<string, unknown>>): BatchServiceOptions & { signTimeoutMs: number } {
   const int = (key: string, fallback: number, min: number, max: number): number => {
     const v = section[key] ?? fallback
@@ -74,7 +75,10 @@ export function settlerOptions (section: Readonly<Record<string, unknown>>): Bat
   }
   const autoClaim = section.autoClaim ?? true
   if (typeof autoClaim !== 'boolean') throw new VerimeshError('CONFIG_INVALID', 'roles.settler.autoClaim must be a boolean', { value: autoClaim })
+  const journalDir = section.journalDir
+  if (journalDir !== undefined && (typeof journalDir !== 'string' || journalDir === '')) throw new VerimeshError('CONFIG_INVALID', 'roles.settler.journalDir must be a directory path', { value: journalDir })
   return {
+    ...(journalDir === undefined ? {} : { journal: new FileBatchJournal(journalDir) }),
     maxBatch: int('maxBatch', 4096, 1, 4096),
     flushMs: int('flushMs', 1000, 0, 3_600_000),
     maxAttempts: int('maxAttempts', 3, 1, 16),

@@ -17,10 +17,9 @@ import { registerOperator } from '../chain/operator.js'
 import { TxSender } from '../chain/tx-sender.js'
 import { connectBatchSettlement, connectProtocolParams, connectQuorumRegistry, connectNodeRegistry, connectVerimeshToken } from '../chain/types/index.js'
 import { blsKeyFromOperatorKey } from '../crypto/bls.js'
-import { compileVerifier, Groth16VerifierClient } from '../chain/groth16-verifier.js'
-import { disputesStep } from '../chain/disputes.js'
+import { deployCircuitVerifiers, verifierDeployOptions } from '../chain/deploy-verifiers.js'
 import { connectModelRegistry } from '../chain/types/index.js'
-import { circuitPaths, repoRoot } from '../../circuits/registry.js'
+import { repoRoot } from '../../circuits/registry.js'
 import { synthPackage } from '../../actors/engine/model/synth-package.js'
 import { MANIFEST_FILE, readManifest } from '../../actors/engine/model/package.js'
 import { DIM_PRESETS } from '../../actors/engine/int/synth.js'
@@ -193,7 +192,7 @@ export class Devnet {
         executor: { impl: 'pipeline', shards: devnetShards(index, this.#opts.nodes, this.shardCount), backend: 'auto', threads: 1 },
         quorum: { impl: 'reexec', backend: 'auto', threads: 1 },
         // Batches close 200 ms after their first receipt: short, so the demo's one request settles quickly.
-        settler: { impl: 'batch', flushMs: 200 },
+        settler: { impl: 'batch', flushMs: 200, journalDir: path.join(this.#opts.dir, `node-${index}-batches`) },
         // The first node proves receipts for 'proof' requests (routers elsewhere ask it
         // over the mesh). Its workers start on the first proof, so other modes pay nothing.
         ...(index === 0 ? { prover: { impl: 'groth16', backend: 'auto' as const, maxQueued: 16, concurrency: 1 } } : {})
@@ -297,11 +296,8 @@ async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, manife
     const deployerWallet = new Wallet(chain.accounts[0]!.privateKey, provider)
     // The circuits' verifiers exist once `npm run circuits:build` ran: then receipt
     // proofs can finalise receipts and the dispute game can end in a tile-step proof.
-    const verifiers = await deployVerifiers(deployerWallet, progress)
-    const addresses = await deployProtocol(deployerWallet, {
-      governance: 'deployer',
-      ...(verifiers.tile === undefined ? {} : { extraSteps: [disputesStep(verifiers.tile)] })
-    })
+    const verifiers = await deployCircuitVerifiers(deployerWallet, path.join(repoRoot(), 'circuits', 'build'), { onProgress: progress })
+    const addresses = await deployProtocol(deployerWallet, { governance: 'deployer', ...verifierDeployOptions(verifiers) })
     if (addresses.settlement === undefined || addresses.quorumRegistry === undefined) {
       throw new VerimeshError('INTERNAL', 'deployProtocol did not deploy the settlement and quorum registry')
     }
@@ -310,7 +306,6 @@ async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, manife
     const params = connectProtocolParams(contracts.params, provider)
     const token = connectVerimeshToken(contracts.token, provider)
     const settlement = connectBatchSettlement(contracts.settlement, provider)
-    if (verifiers.receipt !== undefined) await deployer.sendCall(settlement, 'setReceiptVerifier', [verifiers.receipt], { label: 'BatchSettlement.setReceiptVerifier' })
     await deployer.sendCall(params, 'setQuorumSize', [Math.min(3, nodes)], { label: 'ProtocolParams.setQuorumSize' })
     await deployer.sendCall(params, 'setChallengeWindow', [60], { label: 'ProtocolParams.setChallengeWindow' })
     // The served model, registered so nodes and clients can check the root they run.
@@ -332,17 +327,4 @@ async function deployDevnetProtocol (chain: EmbeddedChain, nodes: number, manife
   } finally {
     provider.destroy()
   }
-}
-
-/** Deploy the receipt and tile_4x16 verifiers when their circuits are built. */
-async function deployVerifiers (deployer: Wallet, progress: (m: string) => void): Promise<{ receipt?: string, tile?: string }> {
-  const out: { receipt?: string, tile?: string } = {}
-  for (const [key, circuit, nPublic] of [['receipt', 'receipt', 1], ['tile', 'tile_4x16', 2]] as const) {
-    const sol = circuitPaths(circuit, repoRoot()).verifier
-    if (!existsSync(sol)) continue
-    const v = await Groth16VerifierClient.deploy(compileVerifier(sol), deployer, nPublic)
-    out[key] = v.address
-    progress(`${circuit} Groth16 verifier at ${v.address}`)
-  }
-  return out
 }

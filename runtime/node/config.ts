@@ -81,7 +81,9 @@ export const NodeConfigSchema = Type.Object({
       /** How long a quorum member has to co-sign a batch. */
       signTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
       /** Claim every payout of a batch once its challenge window passed (the settler pays the gas). */
-      autoClaim: Type.Optional(Type.Boolean())
+      autoClaim: Type.Optional(Type.Boolean()),
+      /** Directory keeping each settled batch's proofs and claims (relative to the config file); absent: memory only. */
+      journalDir: Type.Optional(Type.String({ minLength: 1 }))
     }, { additionalProperties: true }))
   }, { additionalProperties: false }),
   chain: Type.Union([Type.Null(), Type.Object({
@@ -160,14 +162,15 @@ export async function loadConfig (file: string): Promise<NodeConfig> {
   }
   const cfg = parseConfig(raw, file)
   const rel = (p: string): string => path.resolve(path.dirname(file), p)
-  const { prover, quorum } = cfg.roles
+  const { prover, quorum, settler } = cfg.roles
   return {
     ...cfg,
     model: { ...cfg.model, path: rel(cfg.model.path) },
     roles: {
       ...cfg.roles,
       ...(prover?.circuitsDir === undefined ? {} : { prover: { ...prover, circuitsDir: rel(prover.circuitsDir) } }),
-      ...(quorum?.circuitsDir === undefined ? {} : { quorum: { ...quorum, circuitsDir: rel(quorum.circuitsDir) } })
+      ...(quorum?.circuitsDir === undefined ? {} : { quorum: { ...quorum, circuitsDir: rel(quorum.circuitsDir) } }),
+      ...(settler?.journalDir === undefined ? {} : { settler: { ...settler, journalDir: rel(settler.journalDir) } })
     }
   }
 }
