@@ -8,8 +8,7 @@ import type { QuorumSignBatchMsg, QuorumVerifyMsg } from '../../runtime/protocol
 import { sysError } from '../../runtime/protocol/system-messages.js'
 import { connectProvider } from '../../runtime/chain/provider.js'
 import { connectNodeRegistry, connectProtocolParams } from '../../runtime/chain/types/index.js'
-import { blsKeyFromOperatorKey, blsKeyPair } from '../../runtime/crypto/bls.js'
-import { getBytes } from 'ethers'
+import { nodeBlsKey } from '../../runtime/crypto/bls.js'
 import { BatchCosigner } from './batch-cosigner.js'
 import { assertModelRegistered } from '../../runtime/chain/model-check.js'
 import { attest, modelIdOf, requestId, verifyRequest } from '../../runtime/protocol/request.js'
@@ -173,7 +172,7 @@ export const reexecQuorum: RoleModule = {
       provider = connectProvider(chain.rpcUrl, { chainId: chain.chainId })
       const nodes = connectNodeRegistry(chain.contracts.nodeRegistry, provider)
       const params = connectProtocolParams(chain.contracts.params, provider)
-      const key = chain.blsKey === undefined ? blsKeyFromOperatorKey(deps.operator.privateKey) : blsKeyPair(getBytes(chain.blsKey))
+      const key = nodeBlsKey(deps.operator.privateKey, chain.blsKey)
       cosigner = new BatchCosigner({
         chainId: chain.chainId,
         settlement: chain.contracts.settlement,

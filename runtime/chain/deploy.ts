@@ -59,9 +59,14 @@ export interface DeployProtocolOptions {
   quorumPercent?: number
   /** Extra steps run after PROTOCOL_STEPS (tests, local extensions). */
   extraSteps?: DeployStep[]
+  /**
+   * Wiring that belongs to no step (e.g. BatchSettlement.setReceiptVerifier for a verifier
+   * deployed beforehand): runs after every step's, while the deployer still owns everything.
+   */
+  wire?: (ctx: DeployContext) => Promise<void>
 }
 
-export type ResolvedDeployOptions = Required<Omit<DeployProtocolOptions, 'treasury' | 'extraSteps'>> & { treasury?: string }
+export type ResolvedDeployOptions = Required<Omit<DeployProtocolOptions, 'treasury' | 'extraSteps' | 'wire'>> & { treasury?: string }
 
 export const DEFAULT_DEPLOY_OPTIONS: ResolvedDeployOptions = {
   governance: 'timelock',
@@ -160,7 +165,7 @@ const TIMELOCK_ROLES = {
  * every address once all transactions are mined.
  */
 export async function deployProtocol (signer: Signer, options: DeployProtocolOptions = {}): Promise<ProtocolAddresses> {
-  const { extraSteps = [], ...rest } = options
+  const { extraSteps = [], wire, ...rest } = options
   const opts: ResolvedDeployOptions = { ...DEFAULT_DEPLOY_OPTIONS, ...stripUndefined(rest) }
   if (opts.treasury !== undefined && !isAddress(opts.treasury)) {
     throw new VerimeshError('CONFIG_INVALID', `treasury ${String(opts.treasury)} is not an address`, { treasury: opts.treasury })
@@ -211,6 +216,7 @@ export async function deployProtocol (signer: Signer, options: DeployProtocolOpt
     contracts.set(step.key, new Contract(address, loadArtifact(step.artifact).abi, signer))
   }
   for (const step of steps) await step.wire?.(ctx)
+  await wire?.(ctx)
 
   // Hand-over. The timelock's roles are wired the same in both modes so the
   // governor path always works; 'deployer' mode only keeps Ownable ownership.

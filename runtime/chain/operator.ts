@@ -33,6 +33,8 @@ export interface RegisterOperatorOptions {
   bls?: BlsKeyPair
   /** Bonded at registration (token units); the operator must hold it. */
   stake: bigint
+  /** Sends the transactions (its events, its settings); default: one made for `operator`. */
+  sender?: TxSender
 }
 
 /** Register `operator`'s node and bond its stake; resolves once every transaction is mined. */
@@ -41,7 +43,7 @@ export async function registerOperator (operator: Signer, opts: RegisterOperator
   if (provider === null) throw new VerimeshError('CONFIG_INVALID', 'the operator signer has no provider')
   const address = getAddress(await operator.getAddress())
   const { chainId } = await provider.getNetwork()
-  const sender = await TxSender.create(operator, { pollIntervalMs: 50 })
+  const sender = opts.sender ?? await TxSender.create(operator, { pollIntervalMs: 50 })
   const registry = connectNodeRegistry(opts.nodeRegistry, provider)
   const token = connectVerimeshToken(opts.token, provider)
   let peerBytes: Uint8Array

@@ -1,6 +1,7 @@
 // The `verimesh` command. Each subcommand parses its own flags and prints its own help.
 
 import { runModelCommand } from './model.js'
+import { runChainCommand } from './chain.js'
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { Wallet } from 'ethers'
@@ -21,6 +22,8 @@ Usage:
   verimesh info                         native addon capabilities (CPU features, GPU)
   verimesh model <synth|import|info|shard|export-gguf> ...
                                         model packages: create, import GGUF, inspect, reshard
+  verimesh chain <deploy|register|status|unbond|withdraw-stake|deposit|withdraw|balance> ...
+                                        the protocol contracts on any JSON-RPC endpoint
   verimesh help <command>               help for one command
 
 Logs are JSON lines on stdout. Exit codes: 0 ok, 1 runtime failure, 2 usage error.
@@ -89,6 +92,7 @@ export async function main (argv: string[]): Promise<number> {
         return cmd === undefined ? 2 : 0
       case 'help':
         if (rest[0] === 'model') return await runModelCommand(['help', ...rest.slice(1)])
+        if (rest[0] === 'chain') return await runChainCommand(['help', ...rest.slice(1)])
         process.stdout.write(HELP[rest[0] ?? ''] ?? USAGE)
         return 0
       case 'node':
@@ -101,6 +105,8 @@ export async function main (argv: string[]): Promise<number> {
         return await infoCommand(rest)
       case 'model':
         return await runModelCommand(rest)
+      case 'chain':
+        return await runChainCommand(rest)
       default:
         process.stderr.write(`verimesh: unknown command '${cmd}'\n\n${USAGE}`)
         return 2

@@ -130,6 +130,14 @@ export function blsKeyFromOperatorKey (ethPrivateKeyHex: string): BlsKeyPair {
   return blsKeyPair(getBytes(keccak256(concat([toUtf8Bytes(OPERATOR_KEY_DOMAIN), key]))))
 }
 
+/**
+ * The key a node co-signs batches with, and so the one it must register: its config's
+ * chain.blsKey when set, else the one derived from its operator key.
+ */
+export function nodeBlsKey (operatorKey: string, blsKey?: string): BlsKeyPair {
+  return blsKey === undefined ? blsKeyFromOperatorKey(operatorKey) : blsKeyPair(getBytes(blsKey))
+}
+
 /** sk·G1 and sk·G2 in the EIP-196/197 encodings. */
 export function publicKeys (sk: bigint): BlsPublicKeys {
   const s = mod(sk, BN254_R)
