@@ -6,39 +6,35 @@
 // contracts/test/DisputesHarness.sol for settlement and registries (batches set directly,
 // to reach every branch); (d) plays on the real protocol from deployProtocol +
 // disputesStep: a quorum-signed BatchSettlement batch, NodeRegistry stake, ModelRegistry
-// tile root, both sides through DisputeClient.
+// tile root, both sides through DisputeClient. The layer, the prover and the real
+// protocol's setting come from bench/chain/dispute-fixture.ts, which the chain bench's
+// dispute rows share.
 import test, { type ExecutionContext } from 'ava'
 import { Contract, ContractFactory, Wallet, ZeroHash, id, type ContractTransactionResponse, type JsonRpcProvider, type TransactionRequest } from 'ethers'
 
-import { buildCircuits } from '../circuits/build.js'
-import { loadCircuit, type LoadedCircuit } from '../circuits/circuits.js'
-import { randomTile, seededRandom } from '../circuits/samples.js'
+import {
+  DEFAULT_STEPS, DISPUTE_MODEL_ROOT, E18, corruptStep, deployDisputeProtocol, depositFor, disputeReceipt, fundBond, loadTileProver,
+  settleReceipts, tileLayer, warp as warpChain, type StepCalldata, type TileProver
+} from '../bench/chain/dispute-fixture.js'
 import { releaseSnarkjsCurve } from '../circuits/snarkjs.js'
-import { tileReference, type TileOutput } from '../circuits/tile-encoding.js'
 import { computeWitness } from '../circuits/witness.js'
-import { loadAddon, type ZkProver } from '../runtime/addon.js'
 import { loadArtifact } from '../runtime/chain/contracts.js'
 import {
-  buildTrace, challengerAgrees, defenderMove, firstDivergence, tileProof, tileTreeOf, traceNext, traceStart,
+  buildTrace, challengerAgrees, defenderMove, firstDivergence, tileProof, traceNext, traceStart,
   type ExecutionTrace, type TileStepRecord, type TileTree
 } from '../runtime/chain/dispute-trace.js'
 import { startEmbeddedChain, type EmbeddedChain } from '../runtime/chain/embedded-chain.js'
-import { compileVerifier, verifierCalldata, type VerifierCalldata } from '../runtime/chain/groth16-verifier.js'
+import { compileVerifier } from '../runtime/chain/groth16-verifier.js'
 import { receiptTree, type ReceiptFields } from '../runtime/chain/merkle.js'
 import { connectProvider } from '../runtime/chain/provider.js'
 import { decodeRevert } from '../runtime/chain/revert.js'
-import { buildBatch } from '../runtime/chain/batch.js'
-import { deployProtocol } from '../runtime/chain/deploy.js'
-import { disputesStep } from '../runtime/chain/disputes.js'
-import { DisputeClient, type TileStepProver } from '../runtime/chain/dispute-client.js'
-import { blsKeyPair, proofOfPossession, sign } from '../runtime/crypto/bls.js'
+import { DisputeClient } from '../runtime/chain/dispute-client.js'
 import { harnessArtifact } from '../runtime/chain/solc-harness.js'
 import type { ContractArtifact } from '../runtime/chain/contracts.js'
 
-const E18 = 10n ** 18n
-const STEPS = 8
+const STEPS = DEFAULT_STEPS
 const STAKE = 10_000n * E18
-const MODEL_ROOT = id('verimesh test model v1')
+const MODEL_ROOT = DISPUTE_MODEL_ROOT
 const Status = { None: 0n, Open: 1n, DefenderWon: 2n, ChallengerWon: 3n }
 const Batch = { None: 0, Pending: 1, Frozen: 2, Final: 3, Voided: 4 }
 
@@ -57,8 +53,7 @@ interface Env {
   models: Contract
   disputes: Contract
   verifier: string
-  circuit: LoadedCircuit
-  prover: ZkProver
+  tile: TileProver
   records: TileStepRecord[]
   tree: TileTree
   honest: ExecutionTrace
@@ -107,34 +102,18 @@ async function now (): Promise<number> {
   return b!.timestamp
 }
 
-/** Mine a block at least `seconds` after the latest one. The chain's clock is the wall clock
- *  plus the offsets, but a burst of blocks runs ahead of it (timestamps strictly increase),
- *  so one evm_increaseTime may land short of the head plus `seconds`. */
 async function warp (seconds: number): Promise<void> {
-  const target = (await now()) + seconds
-  for (let step = seconds; ; step = target - (await now())) {
-    await env.provider.send('evm_increaseTime', [step])
-    await env.provider.send('hardhat_mine', ['0x1'])
-    if (await now() >= target) return
-  }
+  await warpChain(env.provider, seconds)
 }
 
 function as (c: Contract, w: Wallet): Contract {
   return c.connect(w) as Contract
 }
 
-/** A step whose claimed output differs from the reference in one value (a wrong execution). */
-function corrupt (records: TileStepRecord[], step: number): TileStepRecord[] {
-  return records.map((r, i) => {
-    if (i !== step) return r
-    const out = tileReference(r.weights, r.input)
-    const y = Int32Array.from(out.y); y[0] = y[0]! + 1
-    return { ...r, output: { acc: out.acc, y } satisfies TileOutput }
-  })
-}
+const corrupt = corruptStep
 
 function receipt (trace: ExecutionTrace, requestId: string, executor: string, client: string, steps = STEPS): ReceiptFields {
-  return { requestId, modelRoot: MODEL_ROOT, client, executor, fee: 3n * E18, outputHash: id('output ' + requestId), traceRoot: trace.root, steps, proofStatement: 0n }
+  return disputeReceipt(trace, requestId, executor, client, steps)
 }
 
 function tuple (r: ReceiptFields): unknown[] {
@@ -170,11 +149,8 @@ async function bisectToOneStep (disputeId: bigint, defender: ExecutionTrace, cha
   }
 }
 
-async function proofOf (trace: ExecutionTrace, step: number): Promise<{ a: VerifierCalldata[0], b: VerifierCalldata[1], c: VerifierCalldata[2], publicSignals: string[] }> {
-  const wtns = await computeWitness(env.circuit, trace.steps[step]!.input)
-  const { proof, publicSignals } = await env.prover.prove(wtns, { threads: 1 })
-  const [a, b, c] = verifierCalldata(proof, publicSignals)
-  return { a, b, c, publicSignals }
+async function proofOf (trace: ExecutionTrace, step: number): Promise<StepCalldata> {
+  return await env.tile.calldata(trace.steps[step]!)
 }
 
 async function balance (addr: string): Promise<bigint> {
@@ -183,11 +159,7 @@ async function balance (addr: string): Promise<bigint> {
 
 test.before(async (t) => {
   t.timeout(20 * 60_000)
-  await buildCircuits({ only: ['tile_4x16'], log: (l) => t.log(l) })
-  const circuit = await loadCircuit('tile_4x16')
-  const addon = loadAddon()
-  if (addon.ZkProver === undefined) throw new Error('the addon has no ZkProver')
-  const prover = await addon.ZkProver.load(circuit.zkeyPath)
+  const tile = await loadTileProver({ log: (l) => t.log(l) })
 
   const chain = await startEmbeddedChain({ accounts: 5 })
   const provider = connectProvider(chain.url, { chainId: chain.chainId })
@@ -198,21 +170,16 @@ test.before(async (t) => {
   const settlement = await deploy(harnessArtifact(h, 'TestDisputeSettlement'), gov)
   const registry = await deploy(harnessArtifact(h, 'TestDisputeRegistry'), gov, await token.getAddress(), await params.getAddress())
   const models = await deploy(harnessArtifact(h, 'TestDisputeModels'), gov)
-  const verifierC = await deploy(compileVerifier(circuit.verifierPath), gov)
+  const verifierC = await deploy(compileVerifier(tile.circuit.verifierPath), gov)
   const verifier = await verifierC.getAddress()
   const disputes = await deploy(loadArtifact('Disputes'), gov, await token.getAddress(), await params.getAddress(),
     await registry.getAddress(), await models.getAddress(), await settlement.getAddress(), verifier, gov.address)
   const disputesAddr = await disputes.getAddress()
 
   // Eight random 4×16 tile steps of one "model"; its tile tree is registered.
-  const rand = seededRandom(55)
-  const records: TileStepRecord[] = Array.from({ length: STEPS }, () => {
-    const { w, x } = randomTile(rand, 4, 16, { bias: true, accIn: true })
-    return { weights: w, input: x }
-  })
-  const tree = tileTreeOf(records)
+  const { records, tree } = tileLayer({ steps: STEPS })
   const honest = buildTrace(id('request 1'), MODEL_ROOT, records)
-  env = { chain, provider, gov, executor, challenger, other, treasury: treasuryW.address, token, params, settlement, registry, models, disputes, verifier, circuit, prover, records, tree, honest }
+  env = { chain, provider, gov, executor, challenger, other, treasury: treasuryW.address, token, params, settlement, registry, models, disputes, verifier, tile, records, tree, honest }
 
   await send(as(settlement, gov).getFunction('setDisputes')(disputesAddr))
   await send(as(registry, gov).getFunction('setSlasher')(disputesAddr))
@@ -226,7 +193,7 @@ test.before(async (t) => {
 })
 
 test.after.always(async () => {
-  env?.prover.close()
+  env?.tile.close()
   env?.provider.destroy()
   await env?.chain.stop()
   await releaseSnarkjsCurve()
@@ -279,7 +246,7 @@ test.serial('(a) honest executor, dishonest challenger: bisection lands on the s
   await reverts(t, as(disputes, executor).getFunction('proveStep')(disputeId, s.statement, s.commitments.weights, leafProof, [p.a[1], p.a[0]], p.b, p.c), 'InvalidStepProof')
 
   // The verifier alone (a transaction's gas, 21 k intrinsic included), two public signals.
-  const verifier = new Contract(env.verifier, compileVerifier(env.circuit.verifierPath).abi, executor)
+  const verifier = new Contract(env.verifier, compileVerifier(env.tile.circuit.verifierPath).abi, executor)
   // Sent as a transaction (a view function may be), so this is gas used, not an estimate.
   const verifyGas = await send(verifier.getFunction('verifyProof').send(p.a, p.b, p.c, [s.statement, s.commitments.weights]), 'verifyProof (tile, 2 public signals)')
   t.true(verifyGas <= 230_000n, `verifyProof gas ${verifyGas} within the issue's 230 k`)
@@ -317,7 +284,7 @@ test.serial('(b) dishonest executor: the wrong step cannot be proven, the defend
   t.deepEqual([d.hLo, d.hHi], [truth.hashes[3], lying.hashes[4]], 'agreed up to step 3, the defender\'s claim after it')
 
   // The wrong output has no witness, so no proof of the statement the defender committed to …
-  await t.throwsAsync(computeWitness(env.circuit, lying.steps[3]!.input), { message: /Assert Failed/ })
+  await t.throwsAsync(computeWitness(env.tile.circuit, lying.steps[3]!.input), { message: /Assert Failed/ })
   // … a proof of the true step does not chain to the defender's hash …
   const p = await proofOf(truth, 3)
   const s = truth.steps[3]!
@@ -419,37 +386,16 @@ test.serial('(c) openDispute refusals, one-step receipts and governance', async 
 })
 
 test.serial('(d) the real protocol (deployProtocol + disputesStep, DisputeClient on both sides): a dishonest challenger loses its bond, a dishonest executor is slashed in NodeRegistry and its batch voided in BatchSettlement, the client refunded', async (t) => {
-  const { gov, executor, challenger, other: client, provider } = env
-  const addrs = await deployProtocol(gov, { governance: 'deployer', extraSteps: [disputesStep(env.verifier)] })
-  const at = (key: keyof typeof addrs, name: string): Contract => new Contract(addrs[key]!, loadArtifact(name).abi, gov)
-  const [token, params, nodes, models, quorums, settlement, disputes] = [at('token', 'VerimeshToken'), at('params', 'ProtocolParams'),
-    at('nodeRegistry', 'NodeRegistry'), at('modelRegistry', 'ModelRegistry'), at('quorumRegistry', 'QuorumRegistry'), at('settlement', 'BatchSettlement'), at('disputes', 'Disputes')]
+  const { gov, executor, challenger, other: client } = env
+  // Protocol, staked validator (the epoch's quorum) and executor, the model with its tile tree.
+  const proto = await deployDisputeProtocol({ gov, executor, verifier: env.verifier, tileRoot: env.tree.root })
+  const { addresses: addrs, token, params, nodes, models, settlement } = proto
   t.is(await settlement.getFunction('disputes')(), addrs.disputes)
   t.true(await nodes.getFunction('isSlasher')(addrs.disputes))
-  const bal = async (a: string): Promise<bigint> => BigInt(await token.getFunction('balanceOf')(a))
-  const { chainId } = await provider.getNetwork()
-  const minStake = BigInt(await params.getFunction('minStake')())
-
-  // A validator (quorum role, BLS key) and the executor, both staked.
-  const validator = new PaddedWallet(Wallet.createRandom().privateKey, provider)
-  await send(gov.sendTransaction({ to: validator.address, value: 10n ** 18n }) as never)
-  const bls = blsKeyPair('disputes test validator')
-  const zero2 = [0n, 0n]
-  for (const [w, roles, keys] of [[validator, 8, [bls.g1, bls.g2, proofOfPossession(bls.secretKey, chainId, validator.address)]], [executor, 2, [zero2, [0n, 0n, 0n, 0n], zero2]]] as const) {
-    await send(as(token, gov).getFunction('transfer')(w.address, minStake))
-    await send(as(token, w).getFunction('approve')(addrs.nodeRegistry!, minStake))
-    await send(as(nodes, w).getFunction('register')(id('peer ' + w.address), roles, ...keys))
-    await send(as(nodes, w).getFunction('stake')(minStake))
-  }
-  const epoch = BigInt(await nodes.getFunction('currentEpoch')())
-  await send(quorums.getFunction('commitQuorum')(epoch))
-  // The model, with the tile tree of its steps.
-  await send(models.getFunction('registerModel')('disputes-test-model', MODEL_ROOT, [id('shard 0')], env.tree.root, 0, ''))
   t.is(await models.getFunction('tileRootOf')(MODEL_ROOT), env.tree.root)
+  const bal = async (a: string): Promise<bigint> => BigInt(await token.getFunction('balanceOf')(a))
   // The client's deposit pays the batch.
-  await send(as(token, gov).getFunction('transfer')(client.address, 10n * E18))
-  await send(as(token, client).getFunction('approve')(addrs.settlement!, 10n * E18))
-  await send(as(settlement, client).getFunction('deposit')(10n * E18))
+  await depositFor(proto, client, 10n * E18)
 
   // A batch with the executor's wrong receipt (step 6 of its trace is wrong), signed by the quorum.
   const requestId = id('request real')
@@ -459,28 +405,16 @@ test.serial('(d) the real protocol (deployProtocol + disputesStep, DisputeClient
   // … and one right receipt, which a dishonest challenger disputes first.
   const honest = buildTrace(id('request real ok'), MODEL_ROOT, env.records)
   const good = receipt(honest, honest.requestId, executor.address, client.address)
-  const [operatorBps, validatorBps, treasuryBps] = (await params.getFunction('feeSplit')()) as [bigint, bigint, bigint]
-  const batch = buildBatch({
-    batchId: BigInt(await settlement.getFunction('nextBatchId')()),
-    epoch,
-    chainId,
-    settlement: addrs.settlement!,
-    receipts: [r, good].map((x) => ({ ...x, operators: [executor.address], validators: [validator.address] })),
-    split: { operatorBps: Number(operatorBps), validatorBps: Number(validatorBps), treasuryBps: Number(treasuryBps) }
-  })
-  const h = batch.header
-  await send(settlement.getFunction('settleBatch')([h.epoch, h.receiptsRoot, h.receiptCount, h.payoutsRoot], batch.debits.map((d) => [d.client, d.amount]), [[], bls.g2, sign(bls.secretKey, batch.digest)]))
+  const { batch, proofOf: proofOfReceipt } = await settleReceipts(proto, [r, good])
   const deposit = BigInt(await settlement.getFunction('depositOf')(client.address))
   t.is(deposit, 10n * E18 - r.fee - good.fee)
-  const proofOfReceipt = (x: ReceiptFields): string[] => batch.receiptProof(batch.receipts.findIndex((y) => y.requestId === x.requestId))
 
-  await send(as(token, gov).getFunction('transfer')(challenger.address, 1_000n * E18))
-  await send(as(token, challenger).getFunction('approve')(addrs.disputes!, 1_000n * E18))
+  await fundBond(proto, challenger, 1_000n * E18)
   const c0 = await bal(challenger.address)
   // Both sides play through DisputeClient, each from its own trace.
-  const asChallenger = await DisputeClient.connect(addrs.disputes!, challenger, { pollIntervalMs: 20 })
-  const asDefender = await DisputeClient.connect(addrs.disputes!, executor, { pollIntervalMs: 20 })
-  const prove: TileStepProver = async (input) => await env.prover.prove(await computeWitness(env.circuit, input.input), { threads: 1 })
+  const asChallenger = await DisputeClient.connect(addrs.disputes, challenger, { pollIntervalMs: 20 })
+  const asDefender = await DisputeClient.connect(addrs.disputes, executor, { pollIntervalMs: 20 })
+  const prove = env.tile.prove
   // The dishonest challenger loses on the right receipt: the defender proves the step.
   const wrongClaim = buildTrace(honest.requestId, MODEL_ROOT, corrupt(env.records, 1))
   const game1 = (await asChallenger.open(batch.batchId, good, proofOfReceipt(good), wrongClaim.root)).disputeId
