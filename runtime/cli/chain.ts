@@ -17,7 +17,7 @@ import { connectProvider } from '../chain/provider.js'
 import { deployProtocol } from '../chain/deploy.js'
 import { deployCircuitVerifiers, verifierDeployOptions, type CircuitVerifiers } from '../chain/deploy-verifiers.js'
 import { registerOperator, ROLE_BITS } from '../chain/operator.js'
-import { RevertError } from '../chain/revert.js'
+import { runCommandGroup, UsageError } from './subcommands.js'
 import { TxSender, type TxEvent } from '../chain/tx-sender.js'
 import { connectBatchSettlement, connectNodeRegistry, connectProtocolParams, connectQuorumRegistry, connectVerimeshToken } from '../chain/types/index.js'
 
@@ -138,7 +138,6 @@ ${CONNECTION}
 `
 }
 
-class UsageError extends Error {}
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>
 type Values = Record<string, string | boolean | undefined>
@@ -596,35 +595,5 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
 }
 
 export async function runChainCommand (argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv
-  try {
-    switch (cmd) {
-      case undefined:
-        process.stderr.write(CHAIN_USAGE)
-        return 2
-      case '-h':
-      case '--help':
-        process.stdout.write(CHAIN_USAGE)
-        return 0
-      case 'help':
-        process.stdout.write(HELP[rest[0] ?? ''] ?? CHAIN_USAGE)
-        return 0
-    }
-    const run = COMMANDS[cmd]
-    if (run === undefined) {
-      process.stderr.write(`verimesh chain: unknown command '${cmd}'\n\n${CHAIN_USAGE}`)
-      return 2
-    }
-    return await run(rest)
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`verimesh chain ${cmd ?? ''}: ${err.message}\n(see 'verimesh chain ${cmd ?? ''} --help')\n`)
-      return 2
-    }
-    const e = VerimeshError.from(err)
-    process.stderr.write(`verimesh chain ${cmd ?? ''}: ${e.code}: ${e.message}\n`)
-    if (e instanceof RevertError) process.stderr.write(`  reverted with: ${e.errorName}\n`)
-    if (Object.keys(e.context).length > 0) process.stderr.write(`  context: ${JSON.stringify(e.context, (_, x: unknown) => typeof x === 'bigint' ? x.toString() : x)}\n`)
-    return 1
-  }
+  return await runCommandGroup({ name: 'chain', usage: CHAIN_USAGE, help: HELP, commands: COMMANDS }, argv)
 }

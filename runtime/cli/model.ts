@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util'
 import { stat } from 'node:fs/promises'
-import { VerimeshError } from '../errors.js'
+import { runCommandGroup, UsageError } from './subcommands.js'
 import { DIM_PRESETS } from '../../actors/engine/int/synth.js'
 import type { ModelDims } from '../../actors/engine/int/types.js'
 import { parameterCount, readManifest, reshard, verifyPackage, type Manifest } from '../../actors/engine/model/package.js'
@@ -88,7 +88,6 @@ Options:
 `
 }
 
-class UsageError extends Error {}
 
 type Spec = Record<string, { type: 'string' | 'boolean' }>
 type Values = Record<string, string | boolean | undefined>
@@ -329,35 +328,11 @@ async function exportCommand (args: string[]): Promise<number> {
 }
 
 export async function runModelCommand (argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv
-  try {
-    switch (cmd) {
-      case undefined:
-        process.stderr.write(MODEL_USAGE)
-        return 2
-      case '-h':
-      case '--help':
-        process.stdout.write(MODEL_USAGE)
-        return 0
-      case 'help':
-        process.stdout.write(HELP[rest[0] ?? ''] ?? MODEL_USAGE)
-        return 0
-      case 'synth': return await synthCommand(rest)
-      case 'import': return await importCommand(rest)
-      case 'info': return await infoCommand(rest)
-      case 'shard': return await shardCommand(rest)
-      case 'export-gguf': return await exportCommand(rest)
-      default:
-        process.stderr.write(`verimesh model: unknown command '${cmd}'\n\n${MODEL_USAGE}`)
-        return 2
-    }
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`verimesh model ${cmd ?? ''}: ${err.message}\n\n${HELP[cmd ?? ''] ?? MODEL_USAGE}`)
-      return 2
-    }
-    const e = VerimeshError.from(err)
-    process.stderr.write(`verimesh model: ${e.code}: ${e.message}\n`)
-    return 1
-  }
+  return await runCommandGroup({
+    name: 'model',
+    usage: MODEL_USAGE,
+    help: HELP,
+    commands: { synth: synthCommand, import: importCommand, info: infoCommand, shard: shardCommand, 'export-gguf': exportCommand },
+    fullHelpOnUsageError: true
+  }, argv)
 }
