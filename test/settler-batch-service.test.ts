@@ -60,7 +60,7 @@ class FakeChain implements SettlerChain {
   async submit (batch: Batch, sig: AggregateSignature): Promise<SubmittedBatch> {
     if (this.stealNextId > 0) {
       this.stealNextId--
-      this.nextId++
+      this.foreign.add(this.nextId++)
     }
     if (batch.batchId !== this.nextId) throw new VerimeshError('CHAIN_ERROR', 'reverted', { error: 'InvalidQuorumSignature' })
     const apk = sig.nonSignerPks.reduce((a, pk) => subtractG1(a, pk), aggregateG1(this.quorum.map((m) => m.key.g1)))
@@ -70,18 +70,29 @@ class FakeChain implements SettlerChain {
   }
 
   deadlineIn = 3600
+  /** Batches settled by someone else (the id race). */
+  foreign = new Set<bigint>()
+  settledRoot (batchId: number): string | undefined {
+    if (this.foreign.has(BigInt(batchId))) return '0x' + 'de'.repeat(32)
+    return this.submitted.find((x) => x.batch.batchId === BigInt(batchId))?.batch.header.receiptsRoot
+  }
+
   claims: Array<{ batchId: bigint, account: string, kind: number, amount: bigint }> = []
   async claim (batchId: bigint, account: string, kind: number, amount: bigint): Promise<void> {
     this.claims.push({ batchId, account, kind, amount })
   }
 }
 
-function cosignerChain (active: (v: string) => boolean = () => true): CosignChainView {
-  return { chainId: CHAIN_ID, settlement: SETTLEMENT, feeSplit: async () => SPLIT, isActiveValidator: async (v) => active(v) }
+function cosignerChain (active: (v: string) => boolean = () => true, chain?: FakeChain): CosignChainView {
+  return { chainId: CHAIN_ID, settlement: SETTLEMENT, feeSplit: async () => SPLIT, isActiveValidator: async (v) => active(v), settledRoot: async (id) => chain?.settledRoot(id) }
 }
 
 /** Every member co-signs with a real BatchCosigner, except the ones in `silent`. */
 function cosigners (quorum: Member[], silent: Set<string> = new Set(), chain: CosignChainView = cosignerChain()): CosignRequester {
+  return cosignersOn(quorum, silent, chain)
+}
+
+function cosignersOn (quorum: Member[], silent: Set<string>, chain: CosignChainView): CosignRequester {
   const byOp = new Map(quorum.map((m) => [m.wallet.address, new BatchCosigner(chain, m.key, m.wallet.address)]))
   return async (member, msg) => {
     if (silent.has(member)) throw new VerimeshError('ASK_TIMEOUT', `${member} did not answer`)
@@ -230,4 +241,26 @@ test('settled batches are journalled; their payouts are claimed after the window
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+})
+
+test('a receipt is settled once: the settler refuses a replay, and a co-signer refuses it in a second batch', async (t) => {
+  const quorum = members(3)
+  const chain = new FakeChain(quorum)
+  chain.stealNextId = 1 // the first attempt races: re-signing the same receipts under a new id is allowed
+  const sign = cosignersOn(quorum, new Set(), cosignerChain(() => true, chain))
+  const settler = new BatchSettlementService(chain, sign, opts, silentLogger())
+  const it = await item(quorum.slice(0, 2))
+  const record = await settler.submit(it)
+  t.is(record.batchId, 1)
+  await t.throwsAsync(settler.submit(it), { message: /already settled in batch 1/ })
+  await settler.close()
+
+  // Another settler (no memory of it) tries to settle the same receipt again: the
+  // members that co-signed batch 1 check the chain and refuse.
+  const other = new BatchSettlementService(chain, sign, opts, silentLogger())
+  const err = await t.throwsAsync(other.submit(it))
+  t.true(isVerimeshError(err, 'QUORUM_UNAVAILABLE'), err.message)
+  t.regex(err.message, /already settled in batch 1/)
+  t.is(chain.submitted.length, 1)
+  await other.close()
 })

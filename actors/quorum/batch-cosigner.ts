@@ -19,12 +19,19 @@ export interface CosignChainView {
   readonly settlement: string
   feeSplit: () => Promise<FeeSplit>
   isActiveValidator: (operator: string) => Promise<boolean>
+  /** The receipts root BatchSettlement stored for `batchId`, or undefined when there is no such batch. */
+  settledRoot: (batchId: number) => Promise<string | undefined>
 }
+
+/** Requests remembered per co-signer; beyond this the oldest are forgotten. */
+export const REMEMBERED_REQUESTS = 200_000
 
 export class BatchCosigner {
   readonly #chain: CosignChainView
   readonly #key: BlsKeyPair
   readonly #operator: string
+  /** Request id → the batch this member co-signed it in, to refuse settling a receipt twice. */
+  readonly #signed = new Map<string, { batchId: number, receiptsRoot: string }>()
 
   constructor (chain: CosignChainView, key: BlsKeyPair, operator: string) {
     this.#chain = chain
@@ -50,6 +57,7 @@ export class BatchCosigner {
       }
       return leaf
     })
+    await this.#refuseSettledTwice(m)
     // Each attesting validator must be active now: a settler cannot pad a batch with
     // receipts signed by keys the registry does not back with stake.
     const validators = new Set(receipts.flatMap((r) => r.validators))
@@ -70,6 +78,7 @@ export class BatchCosigner {
       throw new VerimeshError('VERIFICATION_FAILED', 'the batch these items make has a different digest than the settler sent', { ...ctx, expected: batch.digest, got: m.digest })
     }
     const sigma = sign(this.#key.secretKey, batch.digest)
+    for (const r of batch.receipts) this.#remember(r.requestId, m.batchId, batch.header.receiptsRoot)
     const dec = (v: bigint): string => v.toString(10)
     return {
       type: 'quorum.batch-signature',
@@ -80,5 +89,28 @@ export class BatchCosigner {
       pkG1: [dec(this.#key.g1[0]), dec(this.#key.g1[1])],
       pkG2: [dec(this.#key.g2[0]), dec(this.#key.g2[1]), dec(this.#key.g2[2]), dec(this.#key.g2[3])]
     }
+  }
+
+  /**
+   * A receipt this member co-signed in an earlier batch may be signed again only if that
+   * batch never landed (a settler rebuilds with a new id after a race); if it landed with
+   * the root this member signed, the receipt is settled and its client paid once already.
+   */
+  async #refuseSettledTwice (m: QuorumSignBatchMsg): Promise<void> {
+    for (const item of m.items) {
+      const id = item.receipt.requestId.toLowerCase()
+      const prev = this.#signed.get(id)
+      if (prev === undefined || prev.batchId === m.batchId) continue
+      if (await this.#chain.settledRoot(prev.batchId) === prev.receiptsRoot) {
+        throw new VerimeshError('VERIFICATION_FAILED', `request ${id} was already settled in batch ${prev.batchId}`, { requestId: id, batchId: m.batchId, settledIn: prev.batchId })
+      }
+    }
+  }
+
+  #remember (requestId: string, batchId: number, receiptsRoot: string): void {
+    const id = requestId.toLowerCase()
+    this.#signed.delete(id)
+    this.#signed.set(id, { batchId, receiptsRoot })
+    if (this.#signed.size > REMEMBERED_REQUESTS) this.#signed.delete(this.#signed.keys().next().value!)
   }
 }

@@ -7,7 +7,7 @@ import type { Actor, ActorContext, Message } from '../../runtime/actors/types.js
 import type { QuorumSignBatchMsg, QuorumVerifyMsg } from '../../runtime/protocol/messages.js'
 import { sysError } from '../../runtime/protocol/system-messages.js'
 import { connectProvider } from '../../runtime/chain/provider.js'
-import { connectNodeRegistry, connectProtocolParams } from '../../runtime/chain/types/index.js'
+import { connectBatchSettlement, connectNodeRegistry, connectProtocolParams } from '../../runtime/chain/types/index.js'
 import { nodeBlsKey } from '../../runtime/crypto/bls.js'
 import { BatchCosigner } from './batch-cosigner.js'
 import { assertModelRegistered } from '../../runtime/chain/model-check.js'
@@ -172,6 +172,7 @@ export const reexecQuorum: RoleModule = {
       provider = connectProvider(chain.rpcUrl, { chainId: chain.chainId })
       const nodes = connectNodeRegistry(chain.contracts.nodeRegistry, provider)
       const params = connectProtocolParams(chain.contracts.params, provider)
+      const settlement = connectBatchSettlement(chain.contracts.settlement, provider)
       const key = nodeBlsKey(deps.operator.privateKey, chain.blsKey)
       cosigner = new BatchCosigner({
         chainId: chain.chainId,
@@ -180,7 +181,11 @@ export const reexecQuorum: RoleModule = {
           const s = await params.feeSplit()
           return { operatorBps: Number(s.operatorBps), validatorBps: Number(s.validatorBps), treasuryBps: Number(s.treasuryBps) }
         },
-        isActiveValidator: async (v) => await nodes.isActiveValidator(v)
+        isActiveValidator: async (v) => await nodes.isActiveValidator(v),
+        settledRoot: async (batchId) => {
+          const info = await settlement.batchInfo(batchId)
+          return info.status === 0n ? undefined : info.receiptsRoot
+        }
       }, key, deps.operator.address)
     }
     return {

@@ -56,6 +56,9 @@ interface Waiter {
   reject: (e: VerimeshError) => void
 }
 
+/** Requests remembered as settled; beyond this the oldest are forgotten (co-signers check too). */
+const REMEMBERED_REQUESTS = 200_000
+
 /** Errors that mean "the batch id moved under us": rebuild with a fresh id and re-sign. */
 const RACE_ERRORS = new Set(['InvalidQuorumSignature'])
 
@@ -69,6 +72,8 @@ export class BatchSettlementService {
   #running: Promise<void> = Promise.resolve()
   #claimTimers = new Set<NodeJS.Timeout>()
   #claiming = new Set<Promise<void>>()
+  /** Request id → the batch it settled in ('pending' while in flight): a replay is refused. */
+  readonly #recent = new Map<string, number | 'pending'>()
   #closed = false
 
   constructor (chain: SettlerChain, cosign: CosignRequester, opts: BatchServiceOptions, logger: Logger) {
@@ -91,11 +96,17 @@ export class BatchSettlementService {
     if (this.#closed) return Promise.reject(new VerimeshError('SETTLEMENT_FAILED', 'the settler is stopping'))
     const leaf = leafOfItem(item)
     const id = leaf.requestId.toLowerCase()
-    if (this.#queue.some((w) => w.leaf.requestId.toLowerCase() === id)) {
-      return Promise.reject(new VerimeshError('RECEIPT_INVALID', `request ${id} is already queued for settlement`, { requestId: id }))
+    const seen = this.#recent.get(id)
+    if (seen !== undefined) {
+      return Promise.reject(new VerimeshError('RECEIPT_INVALID', seen === 'pending'
+        ? `request ${id} is already queued for settlement`
+        : `request ${id} was already settled in batch ${seen}`, { requestId: id, ...(seen === 'pending' ? {} : { batchId: seen }) }))
     }
+    this.#remember(id, 'pending')
     return new Promise<SettlementRecord>((resolve, reject) => {
-      this.#queue.push({ item, leaf, resolve, reject })
+      // A refused item may be submitted again (a client topping up its deposit).
+      const refuse = (e: VerimeshError): void => { this.#recent.delete(id); reject(e) }
+      this.#queue.push({ item, leaf, resolve, reject: refuse })
       if (this.#queue.length >= this.#opts.maxBatch) this.#flushSoon(0)
       else this.#flushSoon(this.#opts.flushMs)
     })
@@ -233,9 +244,16 @@ export class BatchSettlementService {
     return { member, pk, pkG2, sigma }
   }
 
+  #remember (requestId: string, state: number | 'pending'): void {
+    this.#recent.delete(requestId)
+    this.#recent.set(requestId, state)
+    if (this.#recent.size > REMEMBERED_REQUESTS) this.#recent.delete(this.#recent.keys().next().value!)
+  }
+
   #answer (waiters: Waiter[], batch: Batch, s: SubmittedBatch): void {
     const index = new Map(batch.receipts.map((r, i) => [r.requestId.toLowerCase(), i]))
     for (const w of waiters) {
+      this.#remember(w.leaf.requestId.toLowerCase(), Number(s.batchId))
       const i = index.get(w.leaf.requestId.toLowerCase())!
       w.resolve({
         chainId: this.#chain.chainId,
