@@ -6,7 +6,6 @@
 
 import { writeFile, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { encodeBase58, formatUnits, getAddress, getBytes, hexlify, isAddress, parseUnits, Wallet, type JsonRpcProvider } from 'ethers'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { VerimeshError } from '../errors.js'
@@ -17,7 +16,7 @@ import { connectProvider } from '../chain/provider.js'
 import { deployProtocol } from '../chain/deploy.js'
 import { deployCircuitVerifiers, verifierDeployOptions, type CircuitVerifiers } from '../chain/deploy-verifiers.js'
 import { registerOperator, ROLE_BITS } from '../chain/operator.js'
-import { runCommandGroup, UsageError } from './subcommands.js'
+import { parseFlags, runCommandGroup, str, UsageError, type FlagSpec, type FlagValues } from './subcommands.js'
 import { TxSender, type TxEvent } from '../chain/tx-sender.js'
 import { connectBatchSettlement, connectNodeRegistry, connectProtocolParams, connectQuorumRegistry, connectVerimeshToken } from '../chain/types/index.js'
 
@@ -139,32 +138,13 @@ ${CONNECTION}
 }
 
 
-type Spec = Record<string, { type: 'string' | 'boolean' }>
-type Values = Record<string, string | boolean | undefined>
+type Values = FlagValues
 
 const S = { type: 'string' } as const
 const B = { type: 'boolean' } as const
 
-function parse (cmd: string, args: string[], options: Spec): Values | undefined {
-  let values: Values
-  try {
-    values = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values as Values
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  if (values.help === true) {
-    process.stdout.write(HELP[cmd]!)
-    return undefined
-  }
-  return values
-}
-
-function str (v: Values, name: string, required: true): string
-function str (v: Values, name: string, required?: false): string | undefined
-function str (v: Values, name: string, required = false): string | undefined {
-  const x = v[name]
-  if (x === undefined && required) throw new UsageError(`--${name} is required`)
-  return typeof x === 'string' ? x : undefined
+function parse (cmd: string, args: string[], options: FlagSpec): Values | undefined {
+  return parseFlags(HELP[cmd]!, args, options)?.values
 }
 
 /** Whole tokens (18 decimals) unless the text ends in 'wei'. */

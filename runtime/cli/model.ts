@@ -2,9 +2,8 @@
 // (docs/model-format.md). main.ts dispatches `verimesh model <args>` to
 // runModelCommand(args); it returns the exit code: 0 ok, 2 usage error, 1 failure.
 
-import { parseArgs } from 'node:util'
 import { stat } from 'node:fs/promises'
-import { runCommandGroup, UsageError } from './subcommands.js'
+import { parseFlags, runCommandGroup, str, UsageError, type FlagSpec, type FlagValues } from './subcommands.js'
 import { DIM_PRESETS } from '../../actors/engine/int/synth.js'
 import type { ModelDims } from '../../actors/engine/int/types.js'
 import { parameterCount, readManifest, reshard, verifyPackage, type Manifest } from '../../actors/engine/model/package.js'
@@ -89,30 +88,10 @@ Options:
 }
 
 
-type Spec = Record<string, { type: 'string' | 'boolean' }>
-type Values = Record<string, string | boolean | undefined>
+type Values = FlagValues
 
-function parse (cmd: string, args: string[], options: Spec, positionals: number): { values: Values, positionals: string[] } | undefined {
-  let parsed: { values: Values, positionals: string[] }
-  try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true }) as { values: Values, positionals: string[] }
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  if (parsed.values.help === true) {
-    process.stdout.write(HELP[cmd]!)
-    return undefined
-  }
-  if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`)
-  return parsed
-}
-
-function str (v: Values, name: string, required: true): string
-function str (v: Values, name: string, required?: false): string | undefined
-function str (v: Values, name: string, required = false): string | undefined {
-  const x = v[name]
-  if (x === undefined && required) throw new UsageError(`--${name} is required`)
-  return typeof x === 'string' ? x : undefined
+function parse (cmd: string, args: string[], options: FlagSpec, positionals: number): { values: Values, positionals: string[] } | undefined {
+  return parseFlags(HELP[cmd]!, args, options, positionals)
 }
 
 function int (v: Values, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {

@@ -2,11 +2,43 @@
 // help, an unknown subcommand, and the exit codes every subcommand shares (2 for a usage
 // error with its help, 1 for a failure with its code and context).
 
+import { parseArgs } from 'node:util'
 import { VerimeshError } from '../errors.js'
 import { RevertError } from '../chain/revert.js'
 
 /** Thrown by a subcommand for bad flags or arguments: exit 2 with the help. */
 export class UsageError extends Error {}
+
+export type FlagSpec = Record<string, { type: 'string' | 'boolean' }>
+export type FlagValues = Record<string, string | boolean | undefined>
+
+/**
+ * A subcommand's flags (strict, plus -h/--help) and exactly `positionals` arguments.
+ * With --help, prints `help` and resolves undefined: the subcommand then exits 0.
+ */
+export function parseFlags (help: string, args: string[], options: FlagSpec, positionals = 0): { values: FlagValues, positionals: string[] } | undefined {
+  let parsed: { values: FlagValues, positionals: string[] }
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true }) as { values: FlagValues, positionals: string[] }
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(help)
+    return undefined
+  }
+  if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument${positionals === 1 ? '' : 's'}, got ${parsed.positionals.length}`)
+  return parsed
+}
+
+/** A string flag's value; a missing required one is a usage error. */
+export function str (v: FlagValues, name: string, required: true): string
+export function str (v: FlagValues, name: string, required?: false): string | undefined
+export function str (v: FlagValues, name: string, required = false): string | undefined {
+  const x = v[name]
+  if (x === undefined && required) throw new UsageError(`--${name} is required`)
+  return typeof x === 'string' ? x : undefined
+}
 
 export type Subcommand = (argv: string[]) => Promise<number>
 
