@@ -7,10 +7,10 @@
 import { writeFile, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { encodeBase58, formatUnits, getAddress, getBytes, hexlify, isAddress, parseUnits, Wallet, type JsonRpcProvider } from 'ethers'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { VerimeshError } from '../errors.js'
 import { loadConfig, type NodeConfig } from '../node/config.js'
-import { keyFromSeed } from '../net/libp2p.js'
+import { peerIdOfSeed } from '../net/libp2p.js'
 import { nodeBlsKey } from '../crypto/bls.js'
 import { connectProvider } from '../chain/provider.js'
 import { deployProtocol } from '../chain/deploy.js'
@@ -301,7 +301,7 @@ async function peerIdOf (config: NodeConfig, override: string | undefined): Prom
     }
   }
   if (config.identitySeed === undefined) throw new UsageError('the config has no identitySeed, so its node gets a fresh peer id on every start: add one, or pass --peer-id')
-  return peerIdFromPrivateKey(await keyFromSeed(config.identitySeed)).toString()
+  return await peerIdOfSeed(config.identitySeed)
 }
 
 function rolesOf (mask: bigint): string[] {

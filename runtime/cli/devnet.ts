@@ -14,9 +14,10 @@ import { startEmbeddedChain, type EmbeddedChain } from '../chain/embedded-chain.
 import { deployProtocol, type ProtocolAddresses } from '../chain/deploy.js'
 import { connectProvider } from '../chain/provider.js'
 import { registerOperator } from '../chain/operator.js'
+import { peerIdOfSeed } from '../net/libp2p.js'
 import { TxSender } from '../chain/tx-sender.js'
 import { connectBatchSettlement, connectProtocolParams, connectQuorumRegistry, connectNodeRegistry, connectVerimeshToken } from '../chain/types/index.js'
-import { blsKeyFromOperatorKey } from '../crypto/bls.js'
+import { nodeBlsKey } from '../crypto/bls.js'
 import { deployCircuitVerifiers, verifierDeployOptions } from '../chain/deploy-verifiers.js'
 import { connectModelRegistry } from '../chain/types/index.js'
 import { repoRoot } from '../../circuits/registry.js'
@@ -137,8 +138,10 @@ export class Devnet {
       const quorumSize = Math.min(opts.quorumSize ?? 2, opts.nodes)
       const contracts = await deployDevnetProtocol(chain, opts.nodes, manifest, progress)
       devnet = new Devnet(opts, chain, contracts, model)
+      // Operators join first, as they would on a public chain: nodes start registered
+      // and staked, so no router ever scores a peer before its stake is on chain.
+      await devnet.#joinProtocol(quorumSize, progress)
       await devnet.#startNodes(quorumSize)
-      await devnet.#joinProtocol(progress)
       return devnet
     } catch (err) {
       if (devnet !== undefined) await devnet.stop()
@@ -148,19 +151,21 @@ export class Devnet {
   }
 
   /** Register and stake every node, commit the first epoch's quorum. */
-  async #joinProtocol (progress: (m: string) => void): Promise<void> {
+  async #joinProtocol (quorumSize: number, progress: (m: string) => void): Promise<void> {
     const provider = connectProvider(this.chain.url, { chainId: this.chain.chainId, pollingInterval: 50 })
     try {
-      for (const n of this.nodes) {
-        const key = this.chain.accounts[n.index + 1]!.privateKey
-        const roles = Object.keys(n.config.roles)
+      for (let index = 0; index < this.#opts.nodes; index++) {
+        // Roles and identity do not depend on the bootstrap list, which exists only later.
+        const config = this.configFor(index, quorumSize, [])
+        if (config.identitySeed === undefined) throw new VerimeshError('CONFIG_INVALID', `${config.name} has no identitySeed: the devnet registers nodes before they start`)
+        const key = this.chain.accounts[index + 1]!.privateKey
         await registerOperator(new Wallet(key, provider), {
           nodeRegistry: this.contracts.nodeRegistry,
           token: this.contracts.token,
-          peerId: n.peerId,
-          roles,
-          bls: blsKeyFromOperatorKey(key),
-          stake: devnetStake(n.index)
+          peerId: await peerIdOfSeed(config.identitySeed),
+          roles: Object.keys(config.roles),
+          bls: nodeBlsKey(config.operatorKey, config.chain?.blsKey),
+          stake: devnetStake(index)
         })
       }
       const deployer = await TxSender.create(new Wallet(this.chain.accounts[0]!.privateKey, provider), { pollIntervalMs: 50 })
@@ -169,7 +174,7 @@ export class Devnet {
       const epoch = await registry.currentEpoch()
       await deployer.sendCall(quorums, 'commitQuorum', [epoch], { label: 'QuorumRegistry.commitQuorum' })
       const members = await quorums.membersOf(epoch)
-      progress(`${this.nodes.length} operators registered and staked; epoch ${epoch} quorum: ${members.length} validators`)
+      progress(`${this.#opts.nodes} operators registered and staked; epoch ${epoch} quorum: ${members.length} validators`)
     } finally {
       provider.destroy()
     }
@@ -179,7 +184,9 @@ export class Devnet {
     const operator = this.chain.accounts[index + 1]!
     const stakes: Record<string, string> = {}
     // Distinct stakes so the router's choice is visible in the demo output.
-    for (let i = 0; i < this.#opts.nodes; i++) stakes[this.chain.accounts[i + 1]!.address.toLowerCase()] = String((1000 + 250 * i) * 1e6)
+    // The same values (and units) the nodes bond on chain: the router starts from these and
+    // swaps in NodeRegistry's as it reads them, so its choice cannot flip in between.
+    for (let i = 0; i < this.#opts.nodes; i++) stakes[this.chain.accounts[i + 1]!.address.toLowerCase()] = devnetStake(i).toString(10)
     const config: NodeConfig = {
       name: `node-${index}`,
       identitySeed: keccak256(toUtf8Bytes(`verimesh devnet node ${index}`)),

@@ -11,6 +11,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { generateKeyPair, generateKeyPairFromSeed, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
 import { ping, type Ping } from '@libp2p/ping'
@@ -101,6 +102,11 @@ export async function loadIdentity (id: IdentityOptions): Promise<PrivateKey> {
 
 export async function keyFromSeed (seed: string | Uint8Array): Promise<PrivateKey> {
   return await generateKeyPairFromSeed('Ed25519', seedBytes(seed))
+}
+
+/** The peer id a node started with this identity seed will have (to register it before it runs). */
+export async function peerIdOfSeed (seed: string | Uint8Array): Promise<string> {
+  return peerIdFromPrivateKey(await keyFromSeed(seed)).toString()
 }
 
 function seedBytes (seed: string | Uint8Array): Uint8Array {
